@@ -1,0 +1,5 @@
+import sys
+
+from arbv2.app.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Composition root: the CLI, runners, preflight and the admin API."""

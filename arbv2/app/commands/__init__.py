@@ -1,0 +1,1 @@
+"""One module per `arbv2` subcommand; each exposes register(subparsers)."""
