@@ -145,6 +145,8 @@ class StrategyConfig:
     slippage_bps: float = 0.0
     safety_margin_bps: float = 2.0
     funding_horizon_h: float = 8.0
+    anchor_halflife_s: float = 120.0
+    warmup_s: float = 5.0
     allow_reverse: bool = False
     overrides: dict[str, SymbolOverride] = field(default_factory=dict)
 
