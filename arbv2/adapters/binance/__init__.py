@@ -1,0 +1,1 @@
+"""Binance USDⓈ-M perpetual futures: REST exchange adapter and its wire helpers."""

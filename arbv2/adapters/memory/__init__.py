@@ -1,0 +1,1 @@
+"""Memory adapters (embedded defaults and shared services)."""

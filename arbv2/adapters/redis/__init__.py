@@ -1,0 +1,1 @@
+"""Redis adapters (embedded defaults and shared services)."""

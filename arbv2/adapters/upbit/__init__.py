@@ -1,0 +1,1 @@
+"""Upbit KRW spot: REST exchange adapter (orders, balances, market rules) and its wire helpers."""
