@@ -1,0 +1,1 @@
+"""Prometheus exporter: the metric catalog, the Metrics port adapter, /metrics and textfiles."""
