@@ -1,0 +1,1 @@
+"""Market-data recordings: the .arbrec writer and reader (see docs/recording.md)."""

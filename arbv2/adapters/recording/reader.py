@@ -1,0 +1,93 @@
+"""Read .arbrec recordings back in timestamp order, stopping cleanly at a torn tail."""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import orjson
+
+from arbv2.adapters.recording.format import (BLOCK_HEAD, BLOCK_MAGIC, HEADER_LEN, KIND_NAMES, MAGIC, RECORD_HEAD,
+                                             VENUES)
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    ts_recv_ns: int
+    venue: str
+    kind: str
+    payload: bytes
+
+
+@dataclass(slots=True)
+class SegmentInfo:
+    path: Path
+    meta: dict[str, Any]
+    records: int = 0
+    torn_tail: bool = False
+
+
+def segments(directory: str | Path) -> list[Path]:
+    """Return the segment files of a recording in write order."""
+    paths = sorted(Path(directory).glob("seg-*.arbrec"))
+    if not paths:
+        raise FileNotFoundError(f"{directory}: no .arbrec segments")
+    return paths
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    with open(path, "rb") as f:
+        return _read_header(f.read(64 * 1024), path)[0]
+
+
+def _read_header(data: bytes, path: Path) -> tuple[dict[str, Any], int]:
+    if not data.startswith(MAGIC):
+        raise ValueError(f"{path}: not an arbrec file (bad magic)")
+    off = len(MAGIC)
+    (hlen,) = HEADER_LEN.unpack_from(data, off)
+    off += HEADER_LEN.size
+    return orjson.loads(data[off:off + hlen]), off + hlen
+
+
+def iter_segment(path: Path, info: SegmentInfo | None = None) -> Iterator[Record]:
+    """Yield the records of one segment; a truncated or corrupt block ends it (torn tail)."""
+    data = path.read_bytes()
+    meta, off = _read_header(data, path)
+    if info is not None:
+        info.meta = meta
+    while off < len(data):
+        if len(data) - off < BLOCK_HEAD.size:
+            break
+        magic, raw_len, comp_len, crc = BLOCK_HEAD.unpack_from(data, off)
+        start = off + BLOCK_HEAD.size
+        comp = data[start:start + comp_len]
+        if magic != BLOCK_MAGIC or len(comp) < comp_len or zlib.crc32(comp) != crc:
+            break
+        raw = zlib.decompress(comp)
+        if len(raw) != raw_len:
+            break
+        off = start + comp_len
+        pos = 0
+        while pos < len(raw):
+            ts, venue, kind, n = RECORD_HEAD.unpack_from(raw, pos)
+            pos += RECORD_HEAD.size
+            if info is not None:
+                info.records += 1
+            yield Record(ts, VENUES[venue], KIND_NAMES[kind], raw[pos:pos + n])
+            pos += n
+    else:
+        return
+    if info is not None:
+        info.torn_tail = True
+
+
+def read_recording(directory: str | Path, start_ns: int | None = None, end_ns: int | None = None) -> Iterator[Record]:
+    """Yield every record of a recording in write order, within [start_ns, end_ns) if given."""
+    for path in segments(directory):
+        for rec in iter_segment(path):
+            if start_ns is not None and rec.ts_recv_ns < start_ns:
+                continue
+            if end_ns is not None and rec.ts_recv_ns >= end_ns:
+                return
+            yield rec
