@@ -1,1 +1,1 @@
-"""Memory adapters (embedded defaults and shared services)."""
+"""In-memory adapters: the embedded defaults that need no outside service."""

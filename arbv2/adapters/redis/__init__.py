@@ -1,1 +1,1 @@
-"""Redis adapters (embedded defaults and shared services)."""
+"""Redis adapters: shared state, market cache and rate-limit counters."""
