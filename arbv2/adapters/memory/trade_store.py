@@ -21,6 +21,11 @@ def _us(ts_ns: int) -> int:
     return ts_ns - ts_ns % 1000
 
 
+def _bound(ts_ns: int) -> int:
+    # a range bound rounded up to the microsecond keeps [start, end) exact for stored times
+    return -(-ts_ns // 1000) * 1000
+
+
 def _bucket(by: str, ts_ns: int) -> date:
     d = (_EPOCH + timedelta(microseconds=ts_ns // 1000)).date()
     if by == "day":
@@ -117,7 +122,7 @@ class MemoryTradeStore:
                       key=lambda f: (f.ts_ns, f.trade_id))
 
     async def trades(self, start_ns: int, end_ns: int, symbol_base: str | None = None) -> list[RoundTrip]:
-        lo, hi = _us(start_ns), _us(end_ns)
+        lo, hi = _bound(start_ns), _bound(end_ns)
         found = [rt for rt in self._trips.values() if lo <= rt.opened_ns < hi
                  and (symbol_base is None or rt.symbol_base == symbol_base)]
         return sorted(found, key=lambda rt: (rt.opened_ns, rt.round_trip_id))
@@ -126,7 +131,7 @@ class MemoryTradeStore:
         if by not in ("day", "week", "month"):
             raise ValueError(f"by: {by!r} is not one of day, week, month")
         groups: dict[tuple[date, str], dict[str, Any]] = {}
-        lo, hi = _us(start_ns), _us(end_ns)
+        lo, hi = _bound(start_ns), _bound(end_ns)
         for rt in self._trips.values():
             bucket = _bucket(by, rt.opened_ns)
             if not lo <= _date_ns(bucket) < hi:
@@ -143,7 +148,7 @@ class MemoryTradeStore:
 
     async def premium(self, start_ns: int, end_ns: int, symbol_base: str | None = None
                       ) -> list[tuple[int, str, float, float, float]]:
-        lo, hi = _us(start_ns), _us(end_ns)
+        lo, hi = _bound(start_ns), _bound(end_ns)
         return sorted(p for p in self._premium if lo <= p[0] < hi and (symbol_base is None or p[1] == symbol_base))
 
     async def close(self) -> None:

@@ -22,6 +22,11 @@ def ns_to_dt(ts_ns: int) -> datetime:
     return EPOCH + timedelta(microseconds=ts_ns // 1000)
 
 
+def bound_to_dt(ts_ns: int) -> datetime:
+    """Return a range bound rounded up to the microsecond, so [start, end) stays exact in ns."""
+    return EPOCH + timedelta(microseconds=-(-ts_ns // 1000))
+
+
 def dt_to_ns(dt: datetime) -> int:
     delta = dt - EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000

@@ -205,7 +205,7 @@ class PostgresTradeStore:
         return {r["client_order_id"]: rows.order_from_row(r) for r in found}
 
     async def trades(self, start_ns: int, end_ns: int, symbol_base: str | None = None) -> list[RoundTrip]:
-        start, end = rows.ns_to_dt(start_ns), rows.ns_to_dt(end_ns)
+        start, end = rows.bound_to_dt(start_ns), rows.bound_to_dt(end_ns)
         async with self._pool.acquire() as conn:
             if symbol_base is None:
                 found = await conn.fetch(SELECT_TRADES, start, end)
@@ -217,7 +217,7 @@ class PostgresTradeStore:
         """Return rollups of round trips by the UTC day/week/month they opened in; bucket is a date."""
         sql = pnl_query(by)
         async with self._pool.acquire() as conn:
-            found = await conn.fetch(sql, rows.ns_to_dt(start_ns), rows.ns_to_dt(end_ns))
+            found = await conn.fetch(sql, rows.bound_to_dt(start_ns), rows.bound_to_dt(end_ns))
         return [{"bucket": r["bucket"], "symbol_base": r["symbol_base"], "round_trips": int(r["round_trips"]),
                  "wins": int(r["wins"]), "pnl_krw": r["pnl_krw"], "pnl_usdt": r["pnl_usdt"],
                  "fees_krw": r["fees_krw"]} for r in found]
@@ -226,7 +226,8 @@ class PostgresTradeStore:
                       ) -> list[tuple[int, str, float, float, float]]:
         """Return stored premium points in [start_ns, end_ns), oldest first (buffered ones excluded)."""
         async with self._pool.acquire() as conn:
-            found = await conn.fetch(SELECT_PREMIUM, rows.ns_to_dt(start_ns), rows.ns_to_dt(end_ns), symbol_base)
+            found = await conn.fetch(SELECT_PREMIUM, rows.bound_to_dt(start_ns), rows.bound_to_dt(end_ns),
+                                     symbol_base)
         return [(rows.dt_to_ns(r[0]), r[1], r[2], r[3], r[4]) for r in found]
 
     # ------------------------------------------------------------------ lifecycle

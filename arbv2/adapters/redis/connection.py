@@ -17,11 +17,17 @@ DEFAULT_URL = "redis://127.0.0.1:6379/0"
 
 
 def connect_redis(url: str = DEFAULT_URL, *, socket_timeout_s: float = 2.0, connect_timeout_s: float = 2.0,
-                  health_check_interval_s: int = 15, retries: int = 3,
-                  max_connections: int | None = 32) -> aioredis.Redis:
-    """Return a Redis client for `url` (lazy: the first command connects; see `ping_redis`)."""
-    return aioredis.Redis.from_url(
+                  health_check_interval_s: int = 15, retries: int = 3, max_connections: int = 32,
+                  pool_timeout_s: float = 5.0) -> aioredis.Redis:
+    """Return a Redis client for `url` (lazy: the first command connects; see `ping_redis`).
+
+    The pool blocks up to pool_timeout_s for a free connection instead of failing at once, so a
+    burst of WATCH transactions (each holds a connection) queues rather than errors.
+    """
+    pool = aioredis.BlockingConnectionPool.from_url(
         url,
+        max_connections=max_connections,
+        timeout=pool_timeout_s,
         decode_responses=True,
         socket_timeout=socket_timeout_s,
         socket_connect_timeout=connect_timeout_s,
@@ -29,8 +35,8 @@ def connect_redis(url: str = DEFAULT_URL, *, socket_timeout_s: float = 2.0, conn
         health_check_interval=health_check_interval_s,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), retries),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
-        max_connections=max_connections,
     )
+    return aioredis.Redis.from_pool(pool)   # the client owns the pool and closes it
 
 
 async def ping_redis(client: aioredis.Redis) -> None:
