@@ -66,9 +66,13 @@ class OpportunityDetector:
         The frozen config; strategy, sizing and per-symbol overrides are read from it.
     fees
         The fee model (taker rates on both venues make the break-even).
+    kernel
+        The spread module (default: `arbv2._fast.spread`); tests pass the reference twin to
+        compare both on the same books.
     """
 
-    def __init__(self, cfg: Config, fees: FeeModel) -> None:
+    def __init__(self, cfg: Config, fees: FeeModel, kernel=None) -> None:
+        self._k = kernel or spread
         self._fees = fees
         self._signals: dict[str, _Signal] = {}
         self._halflife_ns = 0.0
@@ -93,7 +97,7 @@ class OpportunityDetector:
 
     def _rebuild_costs(self, base: str, sig: _Signal) -> None:
         st = self._cfg.strategy
-        sig.costs = spread.CostParams(
+        sig.costs = self._k.CostParams(
             self._fees.bps(Venue.UPBIT, base), self._fees.bps(Venue.BINANCE_USDM, base),
             slippage_bps=st.slippage_bps, funding_bps=sig.funding_bps, safety_bps=st.safety_margin_bps)
 
@@ -154,10 +158,10 @@ class OpportunityDetector:
         sig = self._signals[base]
         anchor = sig.anchor
         if holding is None:
-            q = spread.quote_spread(upbit_book, binance_book, usdt_krw, sig.notional_krw, True,
+            q = self._k.quote_spread(upbit_book, binance_book, usdt_krw, sig.notional_krw, True,
                                     sig.costs, anchor if anchor == anchor else 0.0)
         else:
-            q = spread.quote_spread(upbit_book, binance_book, usdt_krw, holding.qty_base, False,
+            q = self._k.quote_spread(upbit_book, binance_book, usdt_krw, holding.qty_base, False,
                                     sig.costs, anchor if anchor == anchor else 0.0)
         sig.last_quote = q
         sig.last_ns = now_ns
@@ -185,7 +189,7 @@ class OpportunityDetector:
         cannot fill it."""
         sig = self._signals[base]
         anchor = sig.anchor if sig.anchor == sig.anchor else 0.0
-        q = spread.quote_spread(upbit_book, binance_book, usdt_krw, holding.qty_base, False,
+        q = self._k.quote_spread(upbit_book, binance_book, usdt_krw, holding.qty_base, False,
                                 sig.costs, anchor)
         if not q.complete:
             return None
