@@ -54,4 +54,6 @@ def take_quote(book_levels: list[tuple[Decimal, Decimal]], budget: Decimal,
             return fills, True
         fills.append((price, take))
         rest -= take * price
+        if take < qty:   # the level outlasted the budget: what is left is dust
+            return fills, True
     return fills, False
