@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left
-from typing import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
@@ -38,7 +38,7 @@ class _Cell:
 
     __slots__ = ("value", "peers")
 
-    def __init__(self, peers: dict[tuple[str, ...], _Cell] | None = None) -> None:
+    def __init__(self, peers: _Series | None = None) -> None:
         self.value = 0.0
         self.peers = peers
 
@@ -102,7 +102,7 @@ class PrometheusMetrics:
         self._cycle = self._child(CATALOG["cycle_latency_seconds"], ())
         stage_spec = CATALOG["cycle_stage_seconds"]
         self._stages: dict[CycleStage, _Hist] = {
-            st: self._child(stage_spec, (st.value,)) for st in CycleStage}  # type: ignore[misc]
+            st: self._child(stage_spec, (st.value,)) for st in CycleStage}
         for short in ("frames", "gaps", "resyncs", "reconnects"):
             for venue in Venue:  # zero-valued series exist before the first event, so rate() works
                 self._child(CATALOG[short], (venue.value,))
@@ -148,7 +148,7 @@ class PrometheusMetrics:
         if cell.peers is not None and value:
             for other in cell.peers.values():
                 if other is not cell:
-                    other.value = 0.0  # type: ignore[union-attr]
+                    other.value = 0.0
 
     def observe(self, name: str, value: float, **labels: str) -> None:
         """Record a value into a catalog histogram."""
@@ -161,21 +161,21 @@ class PrometheusMetrics:
 
     # ------------------------------------------------------------------ binding
 
-    def _bind(self, cache: dict, key: tuple, name: str, kind: Kind, labels: Mapping[str, str]):
+    def _bind(self, cache: dict, key: tuple, name: str, kind: Kind, labels: Mapping[str, str]) -> Any:
         spec = spec_for(name, kind)
         child = self._child(spec, self._policy.values(spec, labels))
         if len(cache) < _MAX_CACHED_KEYS:
             cache[key] = child
         return child
 
-    def _child(self, spec: MetricSpec, values: tuple[str, ...]):
+    def _child(self, spec: MetricSpec, values: tuple[str, ...]) -> Any:
         series = self._series[spec.short]
         child = series.get(values)
         if child is None:
             if spec.kind == "histogram":
                 child = _Hist(spec.buckets)
             else:
-                child = _Cell(series if spec.exclusive else None)  # type: ignore[arg-type]
+                child = _Cell(series if spec.exclusive else None)
             series[values] = child
         return child
 
@@ -198,13 +198,13 @@ class _CatalogCollector(Collector):
             for values, child in list(series.items()):
                 if isinstance(child, _Hist):
                     buckets, total = child.cumulative()
-                    fam.add_metric(list(values), buckets, total)  # type: ignore[call-arg]
+                    fam.add_metric(list(values), buckets, total)
                 else:
-                    fam.add_metric(list(values), child.value)  # type: ignore[call-arg]
+                    fam.add_metric(list(values), child.value)
             yield fam
 
 
-def _family(spec: MetricSpec) -> Metric:
+def _family(spec: MetricSpec) -> Any:
     if spec.kind == "counter":
         return CounterMetricFamily(spec.name, spec.help, labels=spec.labels)
     if spec.kind == "gauge":
