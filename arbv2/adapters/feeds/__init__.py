@@ -1,0 +1,1 @@
+"""Venue-independent market-data plumbing: the composite MarketData, connections, health, decoders twin."""
