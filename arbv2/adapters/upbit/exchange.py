@@ -124,8 +124,8 @@ class UpbitAdapter:
             return await self._lookup_after_failure(intent)
         order = parse_order(doc, intent.client_order_id)
         takes_now = intent.order_type is OrderType.MARKET or intent.time_in_force in ("ioc", "fok")
-        if takes_now and not order.status.is_final:
-            order = await self._settle(order)
+        if takes_now and (not order.status.is_final or (order.filled_qty > 0 and not order.fills)):
+            order = await self._settle(order, fetch_once=True)   # POST answers carry no trades
         return order
 
     async def _lookup_after_failure(self, intent: OrderIntent) -> Order:
@@ -139,12 +139,17 @@ class UpbitAdapter:
                          ts_ns=self._clock.now_ns())
         return await self._settle(order) if not order.status.is_final else order
 
-    async def _settle(self, order: Order) -> Order:
-        """Poll GET /v1/order by uuid until the order is final (Upbit answers before the fill)."""
+    async def _settle(self, order: Order, fetch_once: bool = False) -> Order:
+        """Poll GET /v1/order by uuid until the order is final (Upbit answers before the fill).
+
+        `fetch_once` reads the order at least once, for its `trades` (the fills).
+        """
         waited = 0.0
-        while not order.status.is_final and waited < self._settle_timeout_s and order.venue_order_id:
-            await self._clock.sleep(self._settle_poll_s)
-            waited += self._settle_poll_s
+        while order.venue_order_id and (fetch_once or (not order.status.is_final and waited < self._settle_timeout_s)):
+            if not fetch_once:
+                await self._clock.sleep(self._settle_poll_s)
+                waited += self._settle_poll_s
+            fetch_once = False
             try:
                 order = await self.fetch_order(uuid=order.venue_order_id)
             except VenueError as exc:
