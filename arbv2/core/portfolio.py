@@ -3,7 +3,7 @@
 Decimal throughout. Each position keeps its quantity and its cost (sum of signed qty x price of
 what is open), not a rounded average: a reduction releases cost pro rata and a close releases
 all that is left, so once a position is flat its realized PnL equals the sum of its fills' cash
-flows exactly. The hedged round trip is the unit of account: fills carry a round trip id and
+flows exactly (pro-rata releases sit on a 1e-12 grid, so no sum ever rounds). The hedged round trip is the unit of account: fills carry a round trip id and
 `round_trip_pnl` sums them per venue.
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ from decimal import Decimal
 from arbv2.core.model import Fill, Position, Side, Venue, quote_asset
 
 _ZERO = Decimal(0)
+_GRID = Decimal("1e-12")
 
 
 class _Book:
@@ -36,7 +37,8 @@ class _Book:
             self.cost += signed_qty * price
             return _ZERO
         close = signed_qty if abs(signed_qty) <= abs(q) else -q
-        released = self.cost if close == -q else self.cost * (-close / q)
+        # Pro-rata cost on a fixed fine grid, so every later sum is exact; a close takes the rest.
+        released = self.cost if close == -q else (-(self.cost * close) / q).quantize(_GRID)
         pnl = -close * price - released
         self.realized += pnl
         self.qty = q + close
