@@ -2,6 +2,7 @@
 docker-compose accepts the stack file. Skipped only when the tool itself is not installed."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,8 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PROM = ROOT / "monitoring/prometheus"
 
 
-def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+def _run(*cmd: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +67,11 @@ def test_compose_config_is_accepted() -> None:
     compose = shutil.which("docker-compose")
     if compose is None:
         pytest.skip("docker-compose not installed (apt-get install docker-compose)")
-    res = _run(compose, "-f", "infra/docker-compose.yml", "config")
+    base_env = {k: v for k, v in os.environ.items() if k != "ARBV2_ADMIN_TOKEN"}
+    refused = _run(compose, "-f", "infra/docker-compose.yml", "config", env=base_env)
+    assert refused.returncode != 0 and "ARBV2_ADMIN_TOKEN" in refused.stderr  # no token, no stack
+    res = _run(compose, "-f", "infra/docker-compose.yml", "config",
+               env={**base_env, "ARBV2_ADMIN_TOKEN": "test-token"})
     assert res.returncode == 0, res.stdout + res.stderr
     cfg = yaml.safe_load(res.stdout)
     services = cfg["services"]
@@ -78,5 +83,7 @@ def test_compose_config_is_accepted() -> None:
                else p.split("/")[0].endswith("6380:6379") for p in redis_ports)
     assert services["timescaledb"]["image"].startswith("timescale/timescaledb")
     assert services["engine"]["build"]["dockerfile"] == "infra/Dockerfile"
-    assert {"DATABASE_URL", "REDIS_URL"} <= set(services["engine"]["environment"])
+    engine_env = services["engine"]["environment"]
+    assert {"DATABASE_URL", "REDIS_URL"} <= set(engine_env)
+    assert engine_env["ARBV2_ADMIN_TOKEN"] == "test-token"
     assert any("--collector.textfile.directory" in a for a in services["node-exporter"]["command"])
