@@ -29,6 +29,9 @@ from libc.string cimport memmove, memcpy
 from libc.stdint cimport int8_t, int64_t
 
 import numpy as np
+cimport numpy as cnp
+
+cnp.import_array()
 
 BID = 0
 ASK = 1
@@ -101,14 +104,27 @@ cdef object _sides_i8(object sides):
     return np.ascontiguousarray(arr, dtype=np.int8)
 
 
-cdef int _check_levels(const double[::1] p, const double[::1] q, str what) except -1:
+cdef int _check_levels(const double* p, const double* q, Py_ssize_t n, str what) except -1:
     cdef Py_ssize_t i
-    if p.shape[0] != q.shape[0]:
-        raise ValueError(f"{what}: prices and quantities differ in length ({p.shape[0]} != {q.shape[0]})")
-    for i in range(p.shape[0]):
+    for i in range(n):
         if _bad_price(p[i]) or _bad_qty(q[i]):
             raise ValueError(f"{what}: bad level {i}: price={p[i]!r} qty={q[i]!r}")
     return 0
+
+
+cdef inline cnp.ndarray _arr_f64(object x, str name):
+    # Fast path: a 1-D C-contiguous float64 ndarray is used as is (no copy, no buffer parsing).
+    if (type(x) is cnp.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>x) == cnp.NPY_FLOAT64
+            and cnp.PyArray_NDIM(<cnp.ndarray>x) == 1 and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>x)):
+        return <cnp.ndarray>x
+    return <cnp.ndarray>_f64(x, name)
+
+
+cdef inline cnp.ndarray _arr_sides(object x):
+    if (type(x) is cnp.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>x) == cnp.NPY_INT8
+            and cnp.PyArray_NDIM(<cnp.ndarray>x) == 1 and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>x)):
+        return <cnp.ndarray>x
+    return <cnp.ndarray>_sides_i8(x)
 
 
 cdef class L2Book:
@@ -185,56 +201,45 @@ cdef class L2Book:
 
     def apply_deltas(self, sides, prices, qtys):
         """Merge a batch of (side, price, qty) updates, all or nothing, in order."""
-        cdef const int8_t[::1] s
-        cdef const double[::1] p
-        cdef const double[::1] q
-        cdef Py_ssize_t i, m
+        cdef cnp.ndarray sa = _arr_sides(sides)
+        cdef cnp.ndarray pa = _arr_f64(prices, "prices")
+        cdef cnp.ndarray qa = _arr_f64(qtys, "qtys")
+        cdef Py_ssize_t i, m = cnp.PyArray_DIM(sa, 0)
         cdef Py_ssize_t counts[2]
-        try:
-            s = sides
-        except (TypeError, ValueError):
-            s = _sides_i8(sides)
-        try:
-            p = prices
-        except (TypeError, ValueError):
-            p = _f64(prices, "prices")
-        try:
-            q = qtys
-        except (TypeError, ValueError):
-            q = _f64(qtys, "qtys")
-        m = s.shape[0]
-        if p.shape[0] != m:
-            raise ValueError(f"deltas: sides and prices differ in length ({m} != {p.shape[0]})")
-        _check_levels(p, q, "deltas")
+        cdef const int8_t* s = <const int8_t*>cnp.PyArray_DATA(sa)
+        cdef const double* p = <const double*>cnp.PyArray_DATA(pa)
+        cdef const double* q = <const double*>cnp.PyArray_DATA(qa)
+        if cnp.PyArray_DIM(pa, 0) != m or cnp.PyArray_DIM(qa, 0) != m:
+            raise ValueError(f"deltas: sides, prices and qtys differ in length "
+                             f"({m}, {cnp.PyArray_DIM(pa, 0)}, {cnp.PyArray_DIM(qa, 0)})")
+        _check_levels(p, q, m, "deltas")
         counts[0] = 0
         counts[1] = 0
         for i in range(m):
             if s[i] != 0 and s[i] != 1:
                 raise ValueError(f"deltas: side {i} must be 0 (bid) or 1 (ask), got {s[i]}")
             counts[s[i]] += 1
-        self._reserve(0, self._n[0] + counts[0])
-        self._reserve(1, self._n[1] + counts[1])
+        if self._n[0] + counts[0] > self._cap[0]:
+            self._reserve(0, self._n[0] + counts[0])
+        if self._n[1] + counts[1] > self._cap[1]:
+            self._reserve(1, self._n[1] + counts[1])
         for i in range(m):
             self._set(s[i], p[i], q[i])
 
     def apply_levels(self, int side, prices, qtys):
         """Merge a batch of updates to one side, all or nothing, in order."""
-        cdef const double[::1] p
-        cdef const double[::1] q
-        cdef Py_ssize_t i
         if side != 0 and side != 1:
             raise ValueError(f"side: must be 0 (bid) or 1 (ask), got {side}")
-        try:
-            p = prices
-        except (TypeError, ValueError):
-            p = _f64(prices, "prices")
-        try:
-            q = qtys
-        except (TypeError, ValueError):
-            q = _f64(qtys, "qtys")
-        _check_levels(p, q, "levels")
-        self._reserve(side, self._n[side] + p.shape[0])
-        for i in range(p.shape[0]):
+        cdef cnp.ndarray pa = _arr_f64(prices, "prices")
+        cdef cnp.ndarray qa = _arr_f64(qtys, "qtys")
+        cdef Py_ssize_t i, m = cnp.PyArray_DIM(pa, 0)
+        cdef const double* p = <const double*>cnp.PyArray_DATA(pa)
+        cdef const double* q = <const double*>cnp.PyArray_DATA(qa)
+        if cnp.PyArray_DIM(qa, 0) != m:
+            raise ValueError(f"levels: prices and qtys differ in length ({m} != {cnp.PyArray_DIM(qa, 0)})")
+        _check_levels(p, q, m, "levels")
+        self._reserve(side, self._n[side] + m)
+        for i in range(m):
             self._set(side, p[i], q[i])
 
     def apply_snapshot(self, bid_prices, bid_qtys, ask_prices, ask_qtys):
@@ -243,8 +248,12 @@ cdef class L2Book:
         cdef const double[::1] bq = _f64(bid_qtys, "bid_qtys")
         cdef const double[::1] ap = _f64(ask_prices, "ask_prices")
         cdef const double[::1] aq = _f64(ask_qtys, "ask_qtys")
-        _check_levels(bp, bq, "bids")
-        _check_levels(ap, aq, "asks")
+        if bp.shape[0] != bq.shape[0] or ap.shape[0] != aq.shape[0]:
+            raise ValueError("snapshot: prices and quantities differ in length")
+        if bp.shape[0]:
+            _check_levels(&bp[0], &bq[0], bp.shape[0], "bids")
+        if ap.shape[0]:
+            _check_levels(&ap[0], &aq[0], ap.shape[0], "asks")
         self._reserve(0, bp.shape[0])
         self._reserve(1, ap.shape[0])
         self._load_side(0, bp, bq)
