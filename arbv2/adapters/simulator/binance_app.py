@@ -12,6 +12,7 @@ import orjson
 from aiohttp import web
 
 from arbv2.adapters.simulator.auth import AuthFailure
+from arbv2.adapters.simulator.wsconn import SIM_KEY
 from arbv2.adapters.simulator.binance_exchange import BinanceReject
 from arbv2.adapters.simulator.binance_ws import binance_ws_handler
 from arbv2.adapters.simulator.book import ASK, BID
@@ -45,7 +46,7 @@ class BinanceApp:
 
     def build(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=1 << 20)
-        app["sim"] = self.sim
+        app[SIM_KEY] = self.sim
         r = app.router
         r.add_get("/fapi/v1/ping", self.ping)
         r.add_get("/fapi/v1/time", self.time)

@@ -18,7 +18,7 @@ from aiohttp import WSMsgType, web
 
 from arbv2.adapters.simulator.book import ASK, BID, L2Book
 from arbv2.adapters.simulator.specs import PerpSpec, decimals_of, fmt
-from arbv2.adapters.simulator.wsconn import WsClient
+from arbv2.adapters.simulator.wsconn import SIM_KEY, WsClient
 
 _STREAM = re.compile(r"^([a-z0-9]+)@(depth(5|10|20)?(@100ms|@500ms)?|bookTicker|markPrice(@1s)?)$")
 PUBLIC_KINDS, MARKET_KINDS = ("depth", "bookTicker"), ("markPrice",)
@@ -199,7 +199,7 @@ class BinanceHub:
 
 async def binance_ws_handler(request: web.Request) -> web.WebSocketResponse:
     """Serve /ws/<streams>, /stream?streams=... and their /public and /market twins."""
-    sim, hub = request.app["sim"], request.app["sim"].binance_hub
+    sim, hub = request.app[SIM_KEY], request.app[SIM_KEY].binance_hub
     path = request.path
     route = "public" if path.startswith("/public/") else "market" if path.startswith("/market/") else "legacy"
     combined = path.endswith("/stream")

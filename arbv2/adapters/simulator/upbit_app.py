@@ -11,6 +11,7 @@ import orjson
 from aiohttp import web
 
 from arbv2.adapters.simulator.auth import AuthFailure
+from arbv2.adapters.simulator.wsconn import SIM_KEY
 from arbv2.adapters.simulator.book import ASK, BID
 from arbv2.adapters.simulator.ratelimit import Verdict
 from arbv2.adapters.simulator.specs import UPBIT_FEE, UPBIT_MAX_TOTAL_KRW, UPBIT_MIN_TOTAL_KRW, fmt, krw_tick
@@ -18,6 +19,9 @@ from arbv2.adapters.simulator.upbit_exchange import UpbitReject
 from arbv2.adapters.simulator.upbit_ws import orderbook_units, upbit_ws_handler
 
 log = logging.getLogger(__name__)
+_RK = getattr(web, "RequestKey", None)
+RATE_GROUP = _RK("rate_group", str) if _RK else "rate_group"
+VERDICT = _RK("verdict", object) if _RK else "verdict"
 ZERO = Decimal(0)
 PUBLIC_GROUPS = {"/v1/market/all": "market", "/v1/orderbook": "orderbook",
                  "/v1/orderbook/instruments": "orderbook", "/v1/ticker": "ticker"}
@@ -50,7 +54,7 @@ class UpbitApp:
 
     def build(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=1 << 20)
-        app["sim"] = self.sim
+        app[SIM_KEY] = self.sim
         r = app.router
         r.add_get("/v1/market/all", self.market_all)
         r.add_get("/v1/orderbook", self.orderbook)
@@ -86,15 +90,15 @@ class UpbitApp:
                     verdict = sim.upbit_limiter.check(group, request.remote or "?", sim.wall_s())
                     if verdict.status != 200:
                         raise _Limited(verdict, group)
-                request["rate_group"] = group
+                request[RATE_GROUP] = group
                 resp = await handler(request)
-                verdict = request.get("verdict", verdict)
-                group = request.get("rate_group") or "default"
+                verdict = request.get(VERDICT, verdict)
+                group = request.get(RATE_GROUP) or "default"
         except _Limited as exc:
             resp, verdict, group = _limited_response(exc.verdict), exc.verdict, exc.group
         except UpbitReject as exc:
             resp = _err(exc.status, exc.name, exc.message)
-            verdict, group = request.get("verdict", verdict), request.get("rate_group") or "default"
+            verdict, group = request.get(VERDICT, verdict), request.get(RATE_GROUP) or "default"
         except AuthFailure as exc:
             resp = _err(exc.status, exc.code, exc.message)
         except web.HTTPNotFound:
@@ -122,7 +126,7 @@ class UpbitApp:
         sim = self.sim
         key = sim.upbit_auth.verify(request.headers.get("Authorization"), request.query_string, body)
         verdict = sim.upbit_limiter.check(group, key, sim.wall_s())
-        request["rate_group"], request["verdict"] = group, verdict
+        request[RATE_GROUP], request[VERDICT] = group, verdict
         if verdict.status != 200:
             raise _Limited(verdict, group)
         return key

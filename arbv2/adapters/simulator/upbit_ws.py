@@ -16,7 +16,7 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from arbv2.adapters.simulator.book import ASK, BID, L2Book
-from arbv2.adapters.simulator.wsconn import WsClient
+from arbv2.adapters.simulator.wsconn import SIM_KEY, WsClient
 
 ZERO = Decimal(0)
 KST = dt.timezone(dt.timedelta(hours=9))
@@ -215,7 +215,7 @@ def _error(name: str, message: str) -> bytes:
 
 async def upbit_ws_handler(request: web.Request) -> web.WebSocketResponse:
     """Serve one /websocket/v1 connection until it closes, idles out or is dropped by a fault."""
-    sim = request.app["sim"]
+    sim = request.app[SIM_KEY]
     ws = web.WebSocketResponse(autoping=True, compress=False, max_msg_size=1 << 20)
     await ws.prepare(request)
     client = WsClient(ws, "upbit", True, sim.dice, sim.metrics, sim.stalls["upbit"])

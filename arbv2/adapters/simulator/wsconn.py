@@ -16,6 +16,7 @@ from arbv2.adapters.simulator.faults import FaultDice
 from arbv2.adapters.simulator.metrics import SimMetrics
 
 MALFORMED = b'{"e":"depthUpdate","E":'
+SIM_KEY = web.AppKey("arbv2_sim", object)   # the SimulatorServer an app belongs to
 
 
 class VenueStall:
