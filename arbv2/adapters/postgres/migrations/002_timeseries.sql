@@ -7,7 +7,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS v2_fills_trade_uniq ON v2_fills (venue, trade_
 CREATE INDEX IF NOT EXISTS v2_trades_opened_idx ON v2_trades (opened_at DESC);
 CREATE INDEX IF NOT EXISTS v2_trades_symbol_opened_idx ON v2_trades (symbol_base, opened_at DESC);
 CREATE INDEX IF NOT EXISTS v2_fills_ts_idx ON v2_fills (ts DESC);
-CREATE INDEX IF NOT EXISTS v2_premium_ts_idx ON v2_premium (ts DESC);
+-- append-only series: a BRIN index on time costs almost nothing per row (COPY speed)
+CREATE INDEX IF NOT EXISTS v2_premium_ts_brin ON v2_premium USING brin (ts);
 CREATE INDEX IF NOT EXISTS v2_premium_symbol_ts_idx ON v2_premium (symbol_base, ts DESC);
 
 CREATE OR REPLACE VIEW v2_pnl_daily AS
