@@ -24,6 +24,8 @@ class Ledger:
         self.venue = venue
         self._bal: dict[str, Decimal] = {k: Decimal(v) for k, v in balances.items()}
         self._pos: dict[str, _Pos] = {}
+        if venue is Venue.UPBIT:  # spot holdings are the positions, as the real adapter reports them
+            self._pos = {f"{asset}/KRW": _Pos(qty=qty) for asset, qty in self._bal.items() if asset != "KRW" and qty > 0}
 
     def balances(self) -> dict[str, Decimal]:
         return dict(self._bal)
