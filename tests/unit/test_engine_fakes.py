@@ -181,7 +181,7 @@ class FakeExchange:
         if action == "hang":           # never answers; the order is not placed
             await asyncio.sleep(3600)
         frac = Decimal(action.split(":")[1]) if action.startswith("partial:") else Decimal(1)
-        order = self._fill(intent, frac)
+        order = self._fill(intent, frac, record=action != "working")
         if action == "working":
             order = Order(**{**_fields(order), "status": OrderStatus.NEW})
             self._polls[intent.client_order_id] = 0
