@@ -183,7 +183,8 @@ class FakeExchange:
         frac = Decimal(action.split(":")[1]) if action.startswith("partial:") else Decimal(1)
         order = self._fill(intent, frac, record=action != "working")
         if action == "working":
-            order = Order(**{**_fields(order), "status": OrderStatus.NEW})
+            order = Order(**{**_fields(order), "status": OrderStatus.NEW, "filled_qty": Decimal(0),
+                             "avg_price": None, "fee": Decimal(0), "fills": ()})
             self._polls[intent.client_order_id] = 0
             self.orders[intent.client_order_id] = order
             self._pending_final = getattr(self, "_pending_final", {})

@@ -178,8 +178,8 @@ async def test_working_order_past_the_leg_timeout_is_cancelled():
     env.binance.script.append("working")
     rep = await env.run()
     assert env.binance.cancels == 1
-    assert rep.outcome is Outcome.UNWOUND or rep.outcome is Outcome.HEDGED
-    assert rep.residual_base == 0
+    assert rep.outcome is Outcome.HEDGED and rep.residual_base == 0   # re-hedged under a new id
+    assert len(env.binance.submits) == 2
 
 
 async def test_outbox_failure_sends_nothing():
