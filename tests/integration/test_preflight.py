@@ -245,3 +245,18 @@ async def test_require_preflight_refuses_live_but_not_paper(venues):
     venues.status = 503
     results = await require_preflight(_cfg(), venue_urls=venues.urls)
     assert not all(r.ok for r in results)
+
+
+async def test_against_the_real_simulator_and_its_clock_skew_fault():
+    from arbv2.adapters.simulator import FaultPlan, SimulatorServer
+
+    async with SimulatorServer(seed=3, symbols=("BTC", "ETH")) as sim:
+        urls = {"upbit": sim.upbit_url, "binance_usdm": sim.binance_url}
+        res = _by_name(await run_preflight(_cfg({"symbols": ["BTC", "ETH"]}), venue_urls=urls))
+    assert all(r.ok for r in res.values()), {n: r.detail for n, r in res.items() if not r.ok}
+    plan = FaultPlan(venues=("binance_usdm",), clock_skew_ms=4000)
+    async with SimulatorServer(seed=3, symbols=("BTC",), faults=plan) as sim:
+        urls = {"upbit": sim.upbit_url, "binance_usdm": sim.binance_url}
+        res = _by_name(await run_preflight(_cfg({"symbols": ["BTC"]}), venue_urls=urls))
+    assert res["clock_upbit"].ok
+    assert not res["clock_binance_usdm"].ok and "offset +" in res["clock_binance_usdm"].detail

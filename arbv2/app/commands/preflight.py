@@ -35,9 +35,11 @@ def uses_embedded_simulator(cfg: Config) -> bool:
 async def _preflight(cfg: Config, source: str) -> list[checks.CheckResult]:
     if not uses_embedded_simulator(cfg):
         return await run_preflight(cfg, config_source=source)
-    from arbv2.adapters.simulator import SimulatorServer
+    from arbv2.adapters.simulator import FaultPlan, SimulatorServer
 
-    async with SimulatorServer(seed=cfg.simulator.seed, symbols=cfg.symbols) as sim:
+    faults = FaultPlan.load(cfg.simulator.faults_file) if cfg.simulator.faults_file else None
+    async with SimulatorServer(seed=cfg.simulator.seed, symbols=cfg.symbols, faults=faults,
+                               premium_mean=cfg.simulator.premium_mean) as sim:
         urls = {"upbit": sim.upbit_url, "binance_usdm": sim.binance_url}
         return await run_preflight(cfg, venue_urls=urls, config_source=source + " (embedded simulator)")
 
