@@ -141,16 +141,4 @@ def round_trip_from_row(row: Any) -> RoundTrip:
         pnl_usdt=row["pnl_usdt"], fees_krw=row["fees_krw"], residual_qty=row["residual_qty"], note=row["note"])
 
 
-def bucket_start(by: str, ts_ns: int) -> date:
-    """Return the UTC day, ISO week (Monday) or month a timestamp falls in, as the views bucket it."""
-    d = ns_to_dt(ts_ns).date()
-    if by == "day":
-        return d
-    if by == "week":
-        return d - timedelta(days=d.weekday())
-    if by == "month":
-        return d.replace(day=1)
-    raise ValueError(f"by: {by!r} is not one of day, week, month")
-
-
 PNL_VIEWS = {"day": "v2_pnl_daily", "week": "v2_pnl_weekly", "month": "v2_pnl_monthly"}

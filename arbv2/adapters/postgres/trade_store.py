@@ -146,6 +146,8 @@ class PostgresTradeStore:
 
     async def record_premium(self, points: Sequence[tuple[int, str, float, float, float]]) -> None:
         """Buffer premium points; COPY them when the batch is full or the flush interval passes."""
+        if self._closed:
+            raise StoreWriteError(f"{len(points)} premium points: the store is closed")
         if self._premium_error is not None:
             await self.flush()      # re-raises while the database still refuses the buffered rows
         to_dt = rows.ns_to_dt
