@@ -85,6 +85,8 @@ class BinanceApp:
             weight = 10
         who = request.remote or "?"
         fault = sim.dice.http_fault("binance_usdm")
+        if sim.dice.skew_ms("binance_usdm"):
+            sim.dice.count("binance_usdm", "clock_skew")
         verdict = sim.binance_limiter.check(who, weight, sim.wall_s())
         try:
             if fault == 503:

@@ -80,6 +80,8 @@ class UpbitApp:
         group = PUBLIC_GROUPS.get(request.path)
         verdict = Verdict(200, remaining=sim.upbit_limiter.limits.get(group or "default", 30))
         fault = sim.dice.http_fault("upbit")
+        if sim.dice.skew_ms("upbit"):
+            sim.dice.count("upbit", "clock_skew")
         try:
             if fault == 503:
                 resp = _err(503, "server_error", "Service Unavailable")
