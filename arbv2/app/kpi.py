@@ -155,3 +155,16 @@ def latency_gate(p99_us: float | None, budget_us: float) -> GateResult:
         return GateResult("cycle_latency_p99", False, f"no cycle latency samples; budget {budget_us:g} us")
     return GateResult("cycle_latency_p99", p99_us <= budget_us,
                       f"p99 {p99_us:.1f} us; budget <= {budget_us:g} us")
+
+
+def standard_gates(kpis: Mapping[str, Any], latency: Mapping[str, Any] | None, kpi_cfg: KpiConfig
+                   ) -> list[GateResult]:
+    """Return the gates every run kind applies: the KPI gates, plus the latency gate when measured.
+
+    `latency` is `latency_summary_us(...)`; pass None for runs that measure no cycle latency
+    (a backtest over recorded books may time its cycles, a pure replay of decisions may not).
+    """
+    gates = kpi_gate(kpis, kpi_cfg)
+    if latency is not None:
+        gates.append(latency_gate(latency.get("p99_us"), kpi_cfg.cycle_p99_budget_us))
+    return gates

@@ -5,7 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from arbv2.app.kpi import compute_kpis, kpi_gate, latency_gate, latency_summary_us, max_drawdown
+from arbv2.app.kpi import (compute_kpis, kpi_gate, latency_gate, latency_summary_us, max_drawdown,
+                            standard_gates)
 from arbv2.core.config import KpiConfig
 from arbv2.core.model import Direction, RoundTrip, RoundTripState
 
@@ -86,3 +87,12 @@ def test_latency_gate():
     bad = latency_gate(31.0, 30.0)
     assert not bad.passed and "31.0" in bad.reason and "30" in bad.reason
     assert not latency_gate(None, 30.0).passed
+
+
+def test_standard_gates_are_kpi_gates_plus_latency_when_measured():
+    kpis = {"round_trips": 3, "winrate": 0.66, "mean_edge_bps": 2.0}
+    names = [g.name for g in standard_gates(kpis, latency_summary_us([10e-6, 40e-6]), KpiConfig())]
+    assert names == ["kpi_winrate", "kpi_mean_edge", "kpi_round_trips", "cycle_latency_p99"]
+    gates = standard_gates(kpis, latency_summary_us([10e-6, 40e-6]), KpiConfig(cycle_p99_budget_us=30))
+    assert not gates[-1].passed and "p99 40.0 us" in gates[-1].reason
+    assert len(standard_gates(kpis, None, KpiConfig())) == 3
