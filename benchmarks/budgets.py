@@ -20,7 +20,7 @@ TARGET_NS = {
     "scan_symbol": 500.0,     # scan over 200 symbols, per symbol
 }
 
-CEILING_FACTOR = 6.0
+CEILING_FACTOR = 10.0
 
 MAX_RATIO = {                 # kernel / reference, same run
     "delta": 0.5,

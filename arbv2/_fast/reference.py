@@ -8,6 +8,7 @@ ARBV2_NO_EXTENSIONS=1 (see `arbv2._fast`). Formulas are documented in `spread.py
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -51,7 +52,8 @@ class L2Book:
     """Price-level book on two SortedDicts (price -> qty)."""
 
     def __init__(self, depth_hint: int = 1024) -> None:
-        self._sides = (SortedDict(), SortedDict())   # BID, ASK
+        # Both sides iterate best first: bids are keyed by -price (SortedDict's key function).
+        self._sides = (SortedDict(operator.neg), SortedDict())   # BID, ASK
         self.last_update_id = -1
         self.ts_event_ns = 0
 
@@ -115,12 +117,11 @@ class L2Book:
         return len(self._sides[side])
 
     def _best_first(self, side: int):
-        levels = self._sides[side]
-        return reversed(levels.items()) if side == BID else iter(levels.items())
+        return iter(self._sides[side].items())
 
     def best_bid(self) -> tuple[float, float] | None:
         """Return (price, qty) of the best bid, or None."""
-        return self._sides[BID].peekitem(-1) if self._sides[BID] else None
+        return self._sides[BID].peekitem(0) if self._sides[BID] else None
 
     def best_ask(self) -> tuple[float, float] | None:
         """Return (price, qty) of the best ask, or None."""
@@ -283,9 +284,8 @@ def _check_inputs(usdt_krw: float, size: float, anchor: float) -> None:
 
 
 def _ratio(num: float, den: float) -> float:
-    # IEEE semantics as in C (NaN propagates, x/0 never raises).
-    with np.errstate(all="ignore"):
-        return float(np.float64(num) / np.float64(den))
+    # den is a VWAP or mid (> 0) times FX, or NaN when a side is empty: NaN propagates.
+    return num / den
 
 
 def quote_spread(upbit: L2Book, binance: L2Book, usdt_krw: float, size: float, size_in_quote: bool,
