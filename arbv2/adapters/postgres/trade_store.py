@@ -26,11 +26,12 @@ from arbv2.core.model import Fill, Order, OrderIntent, RoundTrip
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# failures worth retrying: the statement did not run, or may run if tried again
-_TRANSIENT = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
-              asyncpg.SerializationError, asyncpg.DeadlockDetectedError, asyncpg.QueryCanceledError,
-              asyncpg.TooManyConnectionsError, asyncpg.LockNotAvailableError, ConnectionError, OSError,
-              asyncio.TimeoutError)
+# failures worth retrying on another connection: the statement did not run, or may run if tried
+# again (InternalClientError is what asyncpg raises when the server kills a connection mid-use)
+_TRANSIENT = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.InternalClientError,
+              asyncpg.CannotConnectNowError, asyncpg.OperatorInterventionError, asyncpg.SerializationError,
+              asyncpg.DeadlockDetectedError, asyncpg.QueryCanceledError, asyncpg.TooManyConnectionsError,
+              asyncpg.LockNotAvailableError, ConnectionError, OSError, asyncio.TimeoutError)
 
 
 class StoreWriteError(ArbError):
