@@ -27,7 +27,8 @@ WEIGHTS = {("GET", "/fapi/v1/ping"): 1, ("GET", "/fapi/v1/time"): 1, ("GET", "/f
            ("GET", "/fapi/v1/openOrders"): 1, ("POST", "/fapi/v1/leverage"): 1, ("POST", "/fapi/v1/marginType"): 1,
            ("GET", "/fapi/v1/positionSide/dual"): 30, ("GET", "/fapi/v2/balance"): 5, ("GET", "/fapi/v3/balance"): 5,
            ("GET", "/fapi/v2/positionRisk"): 5, ("GET", "/fapi/v3/positionRisk"): 5, ("GET", "/fapi/v2/account"): 5,
-           ("GET", "/fapi/v3/account"): 5, ("GET", "/fapi/v1/commissionRate"): 20}
+           ("GET", "/fapi/v3/account"): 5, ("GET", "/fapi/v1/commissionRate"): 20,
+           ("GET", "/fapi/v1/leverageBracket"): 1}
 
 
 def _json(obj: object, status: int = 200) -> web.Response:
@@ -62,6 +63,7 @@ class BinanceApp:
         r.add_post("/fapi/v1/marginType", self.margin_type)
         r.add_get("/fapi/v1/positionSide/dual", self.dual)
         r.add_get("/fapi/v1/commissionRate", self.commission)
+        r.add_get("/fapi/v1/leverageBracket", self.leverage_bracket)
         for v in ("v2", "v3"):
             r.add_get(f"/fapi/{v}/balance", self.balance)
             r.add_get(f"/fapi/{v}/positionRisk", self.position_risk)
@@ -241,6 +243,16 @@ class BinanceApp:
         spec = self.sim.binance.spec(params.get("symbol"))
         return _json({"symbol": spec.symbol, "makerCommissionRate": fmt(BINANCE_MAKER_FEE),
                       "takerCommissionRate": fmt(BINANCE_TAKER_FEE)})
+
+    async def leverage_bracket(self, request: web.Request) -> web.Response:
+        _, params = await self._signed(request)
+        sym = params.get("symbol")
+        syms = [self.sim.binance.spec(sym).symbol] if sym else list(self.sim.binance.specs)
+        brackets = [{"bracket": 1, "initialLeverage": 125, "notionalCap": 50000, "notionalFloor": 0,
+                     "maintMarginRatio": 0.004, "cum": 0.0},
+                    {"bracket": 2, "initialLeverage": 20, "notionalCap": 100000000, "notionalFloor": 50000,
+                     "maintMarginRatio": 0.005, "cum": 50.0}]
+        return _json([{"symbol": s, "brackets": brackets} for s in syms])
 
     async def balance(self, request: web.Request) -> web.Response:
         key, _ = await self._signed(request)
