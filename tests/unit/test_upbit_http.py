@@ -7,6 +7,7 @@ import pytest
 from multidict import CIMultiDict
 
 from arbv2.adapters.common.transport import RawResponse, redact
+from arbv2.adapters.memory.metrics import MemoryMetrics
 from arbv2.adapters.memory.rate_limiter import MemoryRateLimiter
 from arbv2.adapters.upbit.exchange import UpbitAdapter
 from arbv2.adapters.upbit.rules import UpbitMarketRules
@@ -59,12 +60,13 @@ DONE = {**ORDER, "state": "cancel", "executed_volume": "0.0001", "executed_funds
                     "created_at": "2025-08-09T16:44:00.5+09:00"}]}
 
 
-def make(mode="sim", *responses):
+def make(mode="sim", *responses, metrics=None):
     cfg = Config(mode=mode, venues=VenuesConfig(upbit=UpbitConfig(rest_url="http://127.0.0.1:9")),
                  secrets=Secrets(upbit_access_key="access-key-123", upbit_secret_key="secret-key-456"))
     clock = FakeClock()
     limiter = MemoryRateLimiter(clock)
-    ad = UpbitAdapter(cfg, clock=clock, rate_limiter=limiter, rules={"KRW-BTC": UpbitMarketRules(market="KRW-BTC")})
+    ad = UpbitAdapter(cfg, clock=clock, rate_limiter=limiter, metrics=metrics,
+                      rules={"KRW-BTC": UpbitMarketRules(market="KRW-BTC")})
     t = ScriptedTransport(*responses)
     ad._transport = ad._http._t = t
     return ad, t, clock, limiter
@@ -101,10 +103,14 @@ async def test_order_post_is_never_resent_on_429_or_timeout():
 
 
 async def test_reads_retry_transient_errors_and_honour_retry_after():
+    metrics = MemoryMetrics()
     ad, t, clock, limiter = make("sim", resp(503, b"down"), resp(429, b"slow", **{"Retry-After": "0.5"}),
-                                 resp(200, [{"currency": "KRW", "balance": "5", "locked": "0"}]))
+                                 resp(200, [{"currency": "KRW", "balance": "5", "locked": "0"}]), metrics=metrics)
     assert await ad.balances() == {"KRW": D("5")}
     assert len(t.calls) == 3 and 0.5 in clock.slept
+    for status in ("503", "429", "200"):
+        assert len(metrics.samples("adapter_request_seconds", venue="upbit", endpoint="/v1/accounts",
+                                   status=status)) == 1
 
 
 async def test_remaining_req_zero_pauses_the_group_before_a_429():

@@ -89,6 +89,12 @@ class BinanceUsdmAdapter:
         missing = wanted - set(self._rules)
         if missing:
             log.warning("binance_usdm: symbols not listed, skipped: %s", ", ".join(sorted(missing)))
+        try:  # mark prices let MIN_NOTIONAL be checked on market orders too
+            for doc in await self._http.read("GET", "/fapi/v1/premiumIndex", weight=10):
+                if doc.get("symbol") in wanted and doc.get("markPrice"):
+                    self._mark[doc["symbol"]] = dec_or_zero(doc["markPrice"])
+        except VenueError as exc:
+            log.warning("binance_usdm: mark prices unavailable (%s); market MIN_NOTIONAL left to the venue", exc)
         return self.rules
 
     def translate_intent(self, intent: OrderIntent) -> dict:

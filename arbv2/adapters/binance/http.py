@@ -11,7 +11,7 @@ from arbv2.adapters.binance.errors import map_error
 from arbv2.adapters.binance.signing import signed_query
 from arbv2.adapters.common.retry import retry_read
 from arbv2.adapters.common.transport import RestTransport
-from arbv2.core.errors import AuthError, RateLimited, TimestampSkew
+from arbv2.core.errors import AuthError, RateLimited, TimestampSkew, VenueUnavailable
 from arbv2.ports.clock import Clock
 from arbv2.ports.rate_limit import RateLimiter
 
@@ -88,10 +88,12 @@ class BinanceHttp:
         if order:
             await self._limiter.acquire("binance:order", 1)
         started = time.monotonic()
-        resp = await self._t.request(method, path, query=query, body=body, headers=headers)
-        if self._metrics is not None:
-            self._metrics.observe("adapter_request_seconds", time.monotonic() - started,
-                                  venue="binance_usdm", endpoint=path)
+        try:
+            resp = await self._t.request(method, path, query=query, body=body, headers=headers)
+        except VenueUnavailable as exc:
+            self._observe(path, started, str(exc.code or "error"))
+            raise
+        self._observe(path, started, str(resp.status))
         self._read_usage(resp.headers)
         if resp.status >= 400:
             err = map_error(resp.status, resp.body, resp.headers)
@@ -100,6 +102,11 @@ class BinanceHttp:
                 self._limiter.penalize(bucket, err.retry_after_s or 1.0)
             raise err
         return orjson.loads(resp.body) if resp.body else None
+
+    def _observe(self, path: str, started: float, status: str) -> None:
+        if self._metrics is not None:
+            self._metrics.observe("adapter_request_seconds", time.monotonic() - started,
+                                  venue="binance_usdm", endpoint=path, status=status)
 
     def _read_usage(self, headers: Mapping[str, str]) -> None:
         """Pause a bucket until its window turns once the venue reports it nearly used up."""
