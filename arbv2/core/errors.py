@@ -4,6 +4,7 @@
     ├── ConfigError                 bad config file/key/value (CLI exit 2)
     ├── SafetyError                 an order attempted outside an allowed execution mode
     ├── BookGapError                a feed sequence gap: the book must be resynced
+    ├── StoreError                  a durable write failed after its retries (never dropped silently)
     └── VenueError                  anything a venue said or failed to say; keeps code and message
         ├── OrderRejected           the venue refused the order (not retryable as is)
         │   ├── InsufficientFunds
@@ -32,6 +33,10 @@ class SafetyError(ArbError):
 
 class BookGapError(ArbError):
     """A book's update sequence broke; the symbol must be resynced from a snapshot."""
+
+
+class StoreError(ArbError):
+    """A trade/state store write failed after its retries; the caller must stop and surface it."""
 
 
 class VenueError(ArbError):
