@@ -20,7 +20,7 @@ from arbv2.adapters.postgres import rows
 from arbv2.adapters.postgres.sql import (INSERT_FILL, INSERT_INTENT, INSERT_ORDER_EVENT, OPEN_ORDERS,
                                          PREMIUM_COLUMNS, SELECT_PREMIUM, SELECT_TRADES, SELECT_TRADES_SYMBOL,
                                          UPSERT_ORDER, UPSERT_ROUND_TRIP, pnl_query)
-from arbv2.core.errors import ArbError, StoreError
+from arbv2.core.errors import StoreError
 from arbv2.core.model import Fill, Order, OrderIntent, RoundTrip
 
 log = logging.getLogger(__name__)
