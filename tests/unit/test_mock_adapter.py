@@ -1,14 +1,13 @@
 """MockAdapter: fills walk the book per level, partial fills, fees, rules, balances, positions, determinism."""
 from decimal import Decimal as D
 
-import numpy as np
 import pytest
 
 from arbv2._fast.reference import L2Book
 from arbv2.adapters.binance.rules import BinanceSymbolRules, LotSize
 from arbv2.adapters.mock.exchange import MockAdapter
 from arbv2.core.errors import InsufficientFunds, InvalidOrder, UnknownOrder
-from arbv2.core.model import OrderIntent, OrderStatus, Side, Venue
+from arbv2.core.model import OrderIntent, OrderStatus, Venue
 
 
 class FakeClock:

@@ -84,7 +84,7 @@ class MockAdapter:
             raise VenueUnavailable(f"mock {self.venue.value}: no book for {intent.symbol}", venue=self.venue.value)
         qty, budget, limit = self._sizes(payload)
         lv = levels(book, intent.side, limit)
-        step = self._step(intent.symbol)
+        step = self._step(intent.symbol, intent.order_type)
         complete = False
         if budget is not None:
             fills, complete = take_quote(lv, budget, step)
@@ -111,9 +111,11 @@ class MockAdapter:
             return dec(payload["volume"]), None, limit
         return dec(payload["quantity"]), None, dec(payload["price"]) if "price" in payload else None
 
-    def _step(self, symbol: str) -> Decimal:
+    def _step(self, symbol: str, order_type: OrderType) -> Decimal:
+        if self.venue is Venue.UPBIT:
+            return urules.VOLUME_STEP
         rules = self._venue_rules(symbol)
-        return urules.VOLUME_STEP if self.venue is Venue.UPBIT else rules.lot.step
+        return (rules.market_lot if order_type is OrderType.MARKET else rules.lot).step
 
     def _new_order(self, intent: OrderIntent, qty: Decimal | None, budget: Decimal | None,
                    limit: Decimal | None) -> Order:
@@ -163,7 +165,7 @@ class MockAdapter:
         book = self._book_source(symbol)
         if intent is not None and book is not None:  # a resting limit fills once the book crosses it
             lv = levels(book, intent.side, order.price)
-            fills = take_base(lv, order.quantity - order.filled_qty, self._step(symbol))
+            fills = take_base(lv, order.quantity - order.filled_qty, self._step(symbol, OrderType.LIMIT))
             if fills:
                 order = self._apply(order, intent, fills)
                 status = OrderStatus.FILLED if order.filled_qty >= order.quantity else OrderStatus.PARTIALLY_FILLED
