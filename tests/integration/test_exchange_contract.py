@@ -165,6 +165,10 @@ async def test_resting_limit_then_cancel(case):
     assert (await case.adapter.order_status(case.symbol, "c-rest")).status is OrderStatus.CANCELED
 
 
+async def test_load_markets_is_available_and_idempotent(case):
+    assert await case.adapter.load_markets(["BTC"]) == await case.adapter.load_markets(["BTC"])
+
+
 async def test_unknown_order_is_unknown_order(case):
     with pytest.raises(UnknownOrder):
         await case.adapter.order_status(case.symbol, "c-never-sent")

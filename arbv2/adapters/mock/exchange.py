@@ -60,6 +60,10 @@ class MockAdapter:
             return urules.UpbitMarketRules(market=to_market(symbol))
         return _permissive_binance(to_symbol(symbol))
 
+    async def load_markets(self, symbols: Any = None) -> dict[str, Any]:
+        """Return the rules in use (given at construction); the paper venue has nothing to fetch."""
+        return dict(self._rules)
+
     def translate_intent(self, intent: OrderIntent) -> dict:
         if intent.venue is not self.venue:
             raise InvalidOrder(f"mock {self.venue.value} got an intent for {intent.venue.value}", venue=self.venue.value)
