@@ -46,10 +46,10 @@ class FakeEngine:
             self.positions.clear()
         return {"flattened": flatten}
 
-    def set_thresholds(self, **kv) -> None:
+    def set_thresholds(self, base=None, **kv) -> None:
         if kv.get("exit_edge_bps") == 99.0:
             raise ValueError("exit_edge_bps: the engine refuses 99")
-        self.thresholds.append(kv)
+        self.thresholds.append({**kv, **({"symbol": base} if base else {})})
 
     def status(self) -> dict:
         return {"state": {"BTC": "killed" if self.killed else ("paused" if self.paused else "running")},
