@@ -91,3 +91,57 @@ def read_recording(directory: str | Path, start_ns: int | None = None, end_ns: i
             if end_ns is not None and rec.ts_recv_ns >= end_ns:
                 return
             yield rec
+
+
+def recording_span(directory: str | Path) -> tuple[int, int, int]:
+    """Return (first ts_recv_ns, last ts_recv_ns, record count) of a recording (reads it all)."""
+    first = last = None
+    n = 0
+    for ts, _, _, _ in iter_frames(directory):
+        if first is None:
+            first = ts
+        last = ts
+        n += 1
+    if first is None:
+        raise ValueError(f"{directory}: the recording holds no complete record")
+    return first, last, n
+
+
+def iter_frames(directory: str | Path, start_ns: int | None = None, end_ns: int | None = None,
+                progress: list[int] | None = None) -> Iterator[tuple[int, str, str, bytes]]:
+    """Yield (ts_recv_ns, venue, kind, payload) tuples: the replay hot path, no object per record.
+
+    Same records, order and torn-tail rule as `read_recording`; `progress`, when given, is a
+    two-item list [bytes read, total bytes] updated per block for a progress bar.
+    """
+    paths = segments(directory)
+    if progress is not None:
+        progress[:] = [0, sum(p.stat().st_size for p in paths)]
+    unpack_rec = RECORD_HEAD.unpack_from
+    rec_size = RECORD_HEAD.size
+    lo = start_ns if start_ns is not None else -1
+    hi = end_ns if end_ns is not None else 1 << 64
+    for path in paths:
+        data = path.read_bytes()
+        _, off = _read_header(data, path)
+        while len(data) - off >= BLOCK_HEAD.size:
+            magic, raw_len, comp_len, crc = BLOCK_HEAD.unpack_from(data, off)
+            start = off + BLOCK_HEAD.size
+            comp = data[start:start + comp_len]
+            if magic != BLOCK_MAGIC or len(comp) < comp_len or zlib.crc32(comp) != crc:
+                break
+            raw = zlib.decompress(comp)
+            if len(raw) != raw_len:
+                break
+            off = start + comp_len
+            if progress is not None:
+                progress[0] += BLOCK_HEAD.size + comp_len
+            pos, end = 0, len(raw)
+            while pos < end:
+                ts, venue, kind, n = unpack_rec(raw, pos)
+                pos += rec_size
+                if ts >= hi:
+                    return
+                if ts >= lo:
+                    yield ts, VENUES[venue], KIND_NAMES[kind], raw[pos:pos + n]
+                pos += n

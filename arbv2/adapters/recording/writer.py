@@ -70,6 +70,22 @@ class RecordingWriter:
         self._buf.clear()
         self._buf_records = 0
 
+    def flush_if_due(self, now_ns: int) -> bool:
+        """Flush the pending block once it is `max_block_age_ns` old, even if no frame arrives.
+
+        A quiet feed would otherwise hold its last frames in memory indefinitely; the recorder
+        calls this on a timer so a crash loses at most one block age of data.
+        """
+        if self._buf_records and now_ns - self._buf_first_ns >= self._max_block_age_ns:
+            self.flush()
+            return True
+        return False
+
+    @property
+    def segments(self) -> int:
+        """Number of segment files opened so far."""
+        return self._segments
+
     def close(self) -> None:
         self.flush()
         if self._file is not None:
