@@ -69,38 +69,38 @@ class WsConnection:
         self.handler_errors = 0    # frames whose handler raised (logged, never fatal)
         self.delays: deque[float] = deque(maxlen=64)   # recent backoff sleeps, for tests and doctor
         self.live = False
+        self._got_frame = False
 
     async def run(self) -> None:
         """Connect, read, reconnect with backoff, until cancelled."""
         attempt = 0
         while True:
-            got_frame = False
+            self._got_frame = False
             try:
-                got_frame = await self._session()
+                await self._session()
             except (OSError, TimeoutError, InvalidHandshake, WebSocketException) as exc:
                 if isinstance(exc, InvalidURI):
                     raise
                 log.warning("%s: connection lost: %s: %s", self.name, type(exc).__name__, exc)
-            if got_frame:
+            if self._got_frame:   # the socket delivered data: it was healthy, start the backoff over
                 attempt = 0
             delay = backoff_delay(attempt, self.backoff_initial_s, self.backoff_max_s, self._rng)
             attempt += 1
             self.delays.append(delay)
             await self._clock.sleep(delay)
 
-    async def _session(self) -> bool:
-        """Run one socket until it closes or goes silent; return True when it delivered a frame."""
+    async def _session(self) -> None:
+        """Run one socket until it closes or goes silent (sets _got_frame once a frame arrives)."""
         async with asyncio.timeout(self.open_timeout_s):
             ws = await connect(self.url, open_timeout=None, ping_interval=self.ping_interval_s,
                                ping_timeout=self.ping_interval_s, close_timeout=2.0, max_size=2**23,
                                max_queue=1024, compression=None)
         self.connects += 1
         self.live = True
-        got = False
         try:
             if self._on_open is not None:
                 await self._on_open(ws)
-            got = await self._read(ws)
+            await self._read(ws)
         finally:
             self.live = False
             self.disconnects += 1
@@ -111,12 +111,10 @@ class WsConnection:
                 pass
             if self._on_close is not None:
                 self._on_close()
-        return got
 
-    async def _read(self, ws: ClientConnection) -> bool:
+    async def _read(self, ws: ClientConnection) -> None:
         loop = asyncio.get_running_loop()
         born = loop.time()
-        got = False
         on_frame, now_ns = self._on_frame, self._clock.now_ns
         deadline = asyncio.timeout(None)
         try:
@@ -127,7 +125,7 @@ class WsConnection:
                         limit = min(limit, born + self.max_age_s)
                     deadline.reschedule(limit)
                     raw = await ws.recv(decode=False)
-                    got = True
+                    self._got_frame = True
                     try:
                         on_frame(raw, now_ns())
                     except Exception:  # a handler bug must not kill the feed; it is counted and logged
@@ -142,4 +140,3 @@ class WsConnection:
         else:
             self.silences += 1
             log.warning("%s: no frame for %.1f s; reconnecting", self.name, self.silence_timeout_s)
-        return got
