@@ -177,6 +177,9 @@ class ExecutionConfig:
     leg_protocol: LegProtocol = "ioc_concurrent"
     leg_timeout_s: float = 5.0
     ioc_slippage_bps: float = 30.0
+    hedge_retries: int = 2
+    retry_backoff_s: float = 0.2
+    poll_interval_s: float = 0.05
     paper_latency_ms_upbit: float = 20.0
     paper_latency_ms_binance: float = 10.0
     seed: int = 1

@@ -75,16 +75,16 @@ class Executor:
 
     def __init__(self, cfg: ExecutionConfig, *, exchanges: Mapping[Venue, ExchangePort],
                  trade_store: TradeStore, metrics: Metrics, clock: Clock,
-                 rules: Mapping[tuple[Venue, str], InstrumentRules], hedge_retries: int = 2,
-                 retry_backoff_s: float = 0.2, poll_s: float = 0.05) -> None:
+                 rules: Mapping[tuple[Venue, str], InstrumentRules], hedge_retries: int | None = None,
+                 retry_backoff_s: float | None = None, poll_s: float | None = None) -> None:
         self.cfg = cfg
         self._rules = rules
         self._metrics = metrics
         self._clock = clock
-        self._retries = hedge_retries
-        self._backoff_s = retry_backoff_s
-        self.legs = LegRunner(exchanges, trade_store, metrics, clock,
-                              leg_timeout_s=cfg.leg_timeout_s, poll_s=poll_s)
+        self._retries = cfg.hedge_retries if hedge_retries is None else hedge_retries
+        self._backoff_s = cfg.retry_backoff_s if retry_backoff_s is None else retry_backoff_s
+        self.legs = LegRunner(exchanges, trade_store, metrics, clock, leg_timeout_s=cfg.leg_timeout_s,
+                              poll_s=cfg.poll_interval_s if poll_s is None else poll_s)
 
     async def execute(self, verdict: RiskVerdict, round_trip_id: str, *, decided_ns: int,
                       close: tuple[Decimal, Decimal] | None = None) -> ExecutionReport:
