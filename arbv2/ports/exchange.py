@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Protocol
+from typing import Iterable, Protocol
 
 from arbv2.core.model import Order, OrderIntent, Position, Venue
 
@@ -12,6 +12,9 @@ class ExchangePort(Protocol):
 
     def translate_intent(self, intent: OrderIntent) -> dict:
         """Return the exact request parameters the intent becomes on the wire (no auth fields)."""
+
+    async def load_markets(self, symbols: Iterable[str] | None = None) -> dict:
+        """Load (and cache) the venue's trading rules for the configured symbols."""
 
     async def submit(self, intent: OrderIntent) -> Order:
         """Send the order once; return the venue's acknowledgement (with fills when known)."""

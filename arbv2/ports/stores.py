@@ -23,6 +23,12 @@ class TradeStore(Protocol):
     async def record_premium(self, points: Sequence[tuple[int, str, float, float, float]]) -> None:
         """Append premium points (ts_ns, base, mid premium, entry premium, exit premium)."""
 
+    async def orders_by_client_id(self, client_order_ids: Sequence[str]) -> dict[str, Order]:
+        """Return the stored state of each known client order id (reconciliation, audits)."""
+
+    async def flush(self) -> None:
+        """Write buffered points (the premium series) now."""
+
     async def open_orders(self) -> list[Order]:
         """Return orders not yet in a final state (the outbox to reconcile on restart)."""
 
