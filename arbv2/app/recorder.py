@@ -17,6 +17,7 @@ from typing import Any, Callable
 import aiohttp
 import orjson
 
+from arbv2.adapters.binance.market_data import SNAPSHOT_SUFFIX
 from arbv2.adapters.binance.symbols import to_symbol
 from arbv2.adapters.common.clock import SystemClock
 from arbv2.adapters.recording.writer import RecordingWriter
@@ -25,6 +26,7 @@ from arbv2.core.model import binance_symbol
 
 log = logging.getLogger(__name__)
 _FLUSH_TICK_S = 0.05
+_SNAPSHOT_TAG = (SNAPSHOT_SUFFIX + '"').encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +45,11 @@ def endpoints_from_config(cfg: Config) -> Endpoints:
 
 
 class FrameSink:
-    """The feed's `on_frame` callback: one call per raw frame or REST book body → one record.
+    """The feed's `on_frame` callback: one call per raw frame → one record.
 
-    `kind` is "ws" for stream frames and "rest_book" for snapshot bodies; a Binance depth body
-    carries no symbol, so it is stored wrapped as {"symbol": <venue code>, "body": <body>}
-    (docs/recording.md).
+    The Binance feed hands its REST depth snapshots to the same callback, wrapped as
+    `{"stream":"<code>@depthSnapshot","data":<body>}` (adapters/binance/market_data.py); those
+    are stored as kind "rest_book", byte for byte, so a replay feeds them back unchanged.
     """
 
     def __init__(self, writer: RecordingWriter) -> None:
@@ -55,25 +57,21 @@ class FrameSink:
         self.frames = {"upbit": 0, "binance_usdm": 0}
         self.snapshots = 0
 
-    def __call__(self, venue: Any, raw: bytes | str, ts_recv_ns: int, kind: str = "ws",
-                 symbol: str | None = None) -> None:
+    def __call__(self, venue: Any, raw: bytes | str, ts_recv_ns: int) -> None:
         venue = getattr(venue, "value", venue)
-        if kind == "rest_book":
+        if isinstance(raw, str):
+            raw = raw.encode()
+        if is_snapshot_frame(raw):
             self.snapshots += 1
-            if venue == "binance_usdm":
-                raw = wrap_binance_snapshot(symbol, raw)
+            self.writer.write(venue, "rest_book", raw, ts_recv_ns)
         else:
             self.frames[venue] += 1
-        self.writer.write(venue, kind, raw, ts_recv_ns)
+            self.writer.write(venue, "ws", raw, ts_recv_ns)
 
 
-def wrap_binance_snapshot(symbol: str | None, body: bytes | str) -> bytes:
-    """Return a /fapi/v1/depth body wrapped with the venue symbol it belongs to."""
-    if not symbol:
-        raise ValueError("a Binance REST depth body needs its symbol to be replayable")
-    if isinstance(body, str):
-        body = body.encode()
-    return b'{"symbol":' + orjson.dumps(symbol) + b',"body":' + body + b"}"
+def is_snapshot_frame(raw: bytes) -> bool:
+    """Return True for a Binance REST depth body as the feed wraps it (not a stream frame)."""
+    return raw.startswith(b'{"stream":"') and _SNAPSHOT_TAG in raw[:64]
 
 
 async def fetch_binance_filters(binance_url: str, symbols: tuple[str, ...], timeout_s: float = 10.0) -> dict:
@@ -84,6 +82,19 @@ async def fetch_binance_filters(binance_url: str, symbols: tuple[str, ...], time
             r.raise_for_status()
             doc = await r.json(loads=orjson.loads, content_type=None)
     return {e["symbol"]: e for e in doc.get("symbols", []) if e.get("symbol") in want}
+
+
+async def fetch_funding_rates(binance_url: str, symbols: tuple[str, ...], timeout_s: float = 10.0) -> dict:
+    """Return the last funding rate per base (premiumIndex), which the detector's break-even uses."""
+    out = {}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as s:
+        for base in symbols:
+            code = to_symbol(binance_symbol(base))
+            async with s.get(f"{binance_url.rstrip('/')}/fapi/v1/premiumIndex", params={"symbol": code}) as r:
+                r.raise_for_status()
+                doc = await r.json(loads=orjson.loads, content_type=None)
+            out[base] = float(doc.get("lastFundingRate") or 0.0)
+    return out
 
 
 @dataclass(slots=True)
@@ -107,8 +118,9 @@ async def record(cfg: Config, out: str | Path, *, endpoints: Endpoints, duration
     header = {"symbols": list(cfg.symbols), "config_hash": cfg.config_hash(), **(meta or {})}
     try:
         header["binance_filters"] = await fetch_binance_filters(endpoints.binance_url, cfg.symbols)
+        header["funding_rates"] = await fetch_funding_rates(endpoints.binance_url, cfg.symbols)
     except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
-        log.warning("recorder: Binance filters not recorded (%r); a replay will use defaults", exc)
+        log.warning("recorder: venue filters/funding not recorded (%r); a replay will use defaults", exc)
     writer = RecordingWriter(out, meta=header, max_segment_bytes=max_segment_bytes,
                              max_segment_age_ns=int(max_segment_age_s * 1e9), fsync=fsync)
     sink = FrameSink(writer)
@@ -130,6 +142,9 @@ async def record(cfg: Config, out: str | Path, *, endpoints: Endpoints, duration
             flusher.cancel()
     finally:
         writer.close()
+        close = getattr(feed, "close", None)
+        if close is not None:
+            await close()
     return RecordResult(Path(out), writer.records, dict(sink.frames), sink.snapshots, writer.segments)
 
 

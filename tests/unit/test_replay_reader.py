@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from arbv2.adapters.recording.reader import iter_frames, read_recording, recording_span, segments
 from arbv2.adapters.recording.writer import RecordingWriter
-from arbv2.app.recorder import wrap_binance_snapshot
+from arbv2.adapters.binance.market_data import snapshot_frame
+from arbv2.app.recorder import FrameSink, is_snapshot_frame
 
 
 def frames(n: int):
@@ -50,8 +51,16 @@ def test_flush_if_due_writes_a_quiet_feeds_last_frames(tmp_path):
     w.close()
 
 
-def test_binance_snapshot_is_wrapped_with_its_symbol():
-    import orjson
-
-    doc = orjson.loads(wrap_binance_snapshot("BTCUSDT", b'{"lastUpdateId":5,"bids":[],"asks":[]}'))
-    assert doc == {"symbol": "BTCUSDT", "body": {"lastUpdateId": 5, "bids": [], "asks": []}}
+def test_sink_stores_feed_snapshots_as_rest_book_and_frames_as_ws(tmp_path):
+    snap = snapshot_frame("BTCUSDT", b'{"lastUpdateId":5,"bids":[],"asks":[]}')
+    diff = b'{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","s":"BTCUSDT"}}'
+    assert is_snapshot_frame(snap) and not is_snapshot_frame(diff)
+    with RecordingWriter(tmp_path) as w:
+        sink = FrameSink(w)
+        sink("binance_usdm", snap, 1)
+        sink("binance_usdm", diff, 2)
+        sink("upbit", '{"ty":"orderbook"}', 3)
+    got = list(iter_frames(tmp_path))
+    assert got == [(1, "binance_usdm", "rest_book", snap), (2, "binance_usdm", "ws", diff),
+                   (3, "upbit", "ws", b'{"ty":"orderbook"}')]
+    assert sink.snapshots == 1 and sink.frames == {"upbit": 1, "binance_usdm": 1}
