@@ -85,10 +85,15 @@ class Assembly:
     engine: ArbitrageEngine
 
 
-def build_assembly(cfg: Config, clock: ReplayClock, meta: dict[str, Any]) -> Assembly:
-    """Wire the production components for a replay: no sockets, recorded time, paper fills."""
-    metrics = MemoryMetrics(cfg.symbols)
-    feed = MarketData(cfg, clock=clock, metrics=metrics)
+def build_assembly(cfg: Config, clock: Any, meta: dict[str, Any], feed: MarketData | None = None,
+                   metrics: MemoryMetrics | None = None) -> Assembly:
+    """Wire the production components for a replay: no sockets, recorded time, paper fills.
+
+    `feed` lets a live session (tests comparing live with replay) ride the same assembly on a
+    socket-fed MarketData.
+    """
+    metrics = metrics or MemoryMetrics(cfg.symbols)
+    feed = feed if feed is not None else MarketData(cfg, clock=clock, metrics=metrics)
     brules = rec_rules.binance_rules(meta, cfg.symbols)
     ex, fees = cfg.execution, cfg.venues
     exchanges = {
