@@ -121,3 +121,36 @@ async def test_reconnects_back_off_exponentially_with_a_cap():
         cap = min(0.16, 0.02 * 2 ** i)
         assert cap / 2 <= d <= cap
     assert md.upbit.connection.connects == 0 and not md.upbit.feeds["KRW-BTC"].synced
+
+
+async def test_rest_providers_read_the_simulator_and_retry_transient_errors():
+    from arbv2.adapters.binance.rest_provider import BinanceRestProvider
+    from arbv2.adapters.upbit.rest_provider import UpbitRestProvider
+
+    async with SimulatorServer(seed=3, symbols=BASES) as sim:
+        clock = SystemClock()
+        up = UpbitRestProvider(sim.upbit_url, clock=clock)
+        bn = BinanceRestProvider(sim.binance_url, clock=clock)
+        try:
+            sim.pause_market()
+            assert set(await up.markets()) >= {"KRW-BTC", "KRW-USDT"}
+            books = await up.orderbooks(["KRW-BTC"])
+            tb, ta = sim.truth.book("upbit", "KRW-BTC", 30)
+            assert books["KRW-BTC"] == (tb, ta)                 # Decimal, exact
+            fx = await up.usdt_krw()
+            fb, fa = sim.truth.book("upbit", "KRW-USDT", 1)
+            assert fx == float((fb[0][0] + fa[0][0]) / 2)
+            assert set(await up.tickers(["KRW-BTC", "KRW-ETH"])) == {"KRW-BTC", "KRW-ETH"}
+            assert {"BTCUSDT", "ETHUSDT", "XRPUSDT"} <= set(await bn.markets())
+            pi = await bn.premium_index("BTCUSDT")
+            assert pi.symbol == "BTCUSDT" and pi.mark_price > 0 and pi.next_funding_time_ms > 0
+            bid, _, ask, _ = await bn.book_ticker("BTCUSDT")
+            tb, ta = sim.truth.book("binance_usdm", "BTCUSDT", 1)
+            assert (bid, ask) == (tb[0][0], ta[0][0])
+            sim.faults = FaultPlan(http_5xx_share=0.3)
+            for _ in range(5):
+                assert b"lastUpdateId" in await bn.depth("BTCUSDT", 100)
+            assert bn.http.retries > 0                          # 5xx answers were retried, not raised
+        finally:
+            await up.close()
+            await bn.close()
