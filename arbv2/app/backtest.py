@@ -93,7 +93,8 @@ def build_assembly(cfg: Config, clock: Any, meta: dict[str, Any], feed: MarketDa
     socket-fed MarketData.
     """
     metrics = metrics or MemoryMetrics(cfg.symbols)
-    feed = feed if feed is not None else MarketData(cfg, clock=clock, metrics=metrics)
+    # the replay feed reports no stage timings: they are wall-clock figures, not evidence
+    feed = feed if feed is not None else MarketData(cfg, clock=clock)
     brules = rec_rules.binance_rules(meta, cfg.symbols)
     ex, fees = cfg.execution, cfg.venues
     exchanges = {

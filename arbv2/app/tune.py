@@ -6,8 +6,8 @@ is backtested on every window, in parallel processes; each window replays from t
 the recording so its books are synced, and trades only inside the window.
 
 A candidate is recommended only if it holds up out of sample: OOS PnL > 0, OOS mean realized
-edge > 0, at least `kpi.min_round_trips` (and >= 1) OOS round trips, and a profit in a majority
-of the OOS windows. A candidate profitable in-sample that fails this is marked
+edge > 0, at least `kpi.min_round_trips` (and >= 1) OOS round trips, and a profit in at least
+half of the OOS windows. A candidate profitable in-sample that fails this is marked
 `in_sample_only` and is never recommended, however good its in-sample figures. Among the
 eligible, the best in-sample PnL wins (the fit chooses, the holdout only vetoes), ties broken
 by OOS PnL. The walk-forward figure of the procedure itself (per fold, pick the best in-sample
@@ -118,7 +118,7 @@ def verdict(ins: Mapping[str, Any], oos: Mapping[str, Any], min_round_trips: int
         why = f"OOS PnL {oos['pnl_krw']:,.0f} KRW <= 0"
     elif oos["mean_edge_bps"] is None or oos["mean_edge_bps"] <= 0:
         why = f"OOS mean edge {oos['mean_edge_bps']} bps <= 0"
-    elif oos["windows_profitable"] * 2 <= oos["windows"]:
+    elif oos["windows_profitable"] * 2 < oos["windows"]:
         why = f"profitable in only {oos['windows_profitable']}/{oos['windows']} OOS windows"
     else:
         return True, "holds up out of sample"
