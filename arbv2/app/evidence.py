@@ -1,4 +1,4 @@
-"""The evidence document: one JSON file per smoke, paper or backtest run (docs/evidence.md).
+"""The evidence document: one JSON file per engine, smoke, paper or backtest run (docs/evidence.md).
 
 Deterministic by construction: keys sorted, no wall-clock field other than the run's own start
 and end, so replaying the same inputs writes a byte-identical file. Written atomically (a
@@ -24,7 +24,7 @@ __all__ = ["GateResult", "SCHEMA_VERSION", "STANDARD_COUNTS", "build_evidence", 
            "git_sha", "load_schema", "read_evidence", "summary_text", "valid_run_id", "write_evidence"]
 
 SCHEMA_VERSION = 1
-RunKind = Literal["smoke", "paper", "backtest"]
+RunKind = Literal["engine", "smoke", "paper", "backtest"]
 KINDS = ("smoke", "paper", "backtest")
 STANDARD_COUNTS = ("frames", "opportunities", "trades", "rejects", "reconnects", "resyncs")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")

@@ -11,7 +11,9 @@ latencies into the standard evidence document and judges the gates of its kind:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -69,14 +71,36 @@ async def _print_status(rt: Runtime, every_s: float, started: float) -> None:
         print(_status_line(rt, started), flush=True)
 
 
-def _books_synced(rt: Runtime) -> tuple[bool, str]:
-    bad = []
-    for base in rt.cfg.symbols:
-        for venue, sym in ((Venue.UPBIT, upbit_symbol(base)), (Venue.BINANCE_USDM, binance_symbol(base))):
-            h = rt.market_data.health(venue, sym)
-            if not h.synced:
-                bad.append(f"{venue.value} {sym}")
-    return (not bad, "all books synced at the end" if not bad else "not synced: " + ", ".join(bad))
+class HealthWatch:
+    """Sample every book's sync state while the engine runs (the feed is closed by the time we judge)."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+        self.books = [(v, s) for b in rt.cfg.symbols
+                      for v, s in ((Venue.UPBIT, upbit_symbol(b)), (Venue.BINANCE_USDM, binance_symbol(b)))]
+        self.ever_synced: set[tuple[Venue, str]] = set()
+        self.last: dict[tuple[Venue, str], bool] = {}
+
+    def sample(self) -> None:
+        for key in self.books:
+            synced = self._rt.market_data.health(*key).synced
+            self.last[key] = synced
+            if synced:
+                self.ever_synced.add(key)
+
+    async def run(self, every_s: float = 0.5) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(every_s)
+
+    def verdict(self) -> tuple[bool, str]:
+        never = [f"{v.value} {s}" for v, s in self.books if (v, s) not in self.ever_synced]
+        stale = [f"{v.value} {s}" for v, s in self.books if not self.last.get((v, s), False)]
+        if never:
+            return False, "never synced: " + ", ".join(never)
+        if stale:
+            return False, "not synced at the end: " + ", ".join(stale)
+        return True, f"all {len(self.books)} books synced, and in sync at the end"
 
 
 async def _orders_match_truth(rt: Runtime) -> GateResult:
@@ -106,32 +130,62 @@ async def _orders_match_truth(rt: Runtime) -> GateResult:
     return GateResult("orders_reconciled", True, f"{received} orders at the simulator, each stored once")
 
 
+async def _run_until_stopped(rt: Runtime, watch: HealthWatch, duration_s: float | None) -> BaseException | None:
+    """Run the engine until the duration ends, SIGINT/SIGTERM, or a crash; return the crash, if any."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    task = asyncio.create_task(rt.engine.run(None), name="engine")
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, timeout=duration_s, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            watch.sample()          # the books as they stand when we stop, feed still up
+            rt.engine.stop()
+        try:
+            await task
+        except asyncio.CancelledError:
+            return None
+        except Exception as exc:  # a crash fails the run's no_crash gate; reported, not hidden
+            log.exception("engine crashed")
+            return exc
+        return None
+    finally:
+        stopper.cancel()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+
+
 async def run_session(cfg: Config, kind: Kind, duration_s: float | None, *, status_every_s: float = 5.0,
                       evidence_dir: str | None = "evidence", faults_given: bool = False,
                       quiet: bool = False) -> SessionResult:
     """Run the engine for `duration_s` (None: until cancelled) and judge the run's gates."""
     started_ns = time.time_ns()
     started = time.monotonic()
-    crash: BaseException | None = None
-    async with open_runtime(cfg, live_preflight_passed=False) as rt:
-        if cfg.mode == "live":
-            await require_preflight(rt.cfg)
+    live_ok = False
+    if cfg.mode == "live":
+        await require_preflight(cfg)     # raises SafetyError: a live start is refused on any failure
+        live_ok = True
+    async with open_runtime(cfg, live_preflight_passed=live_ok) as rt:
+        if cfg.mode != "live":
+            await require_preflight(rt.cfg)  # logged, not fatal: paper/sim only touch local venues
         printer = None if quiet else asyncio.create_task(_print_status(rt, status_every_s, started))
         if not quiet:
             print(f"arbv2 {kind} [{RUN_ID}] mode={rt.cfg.mode} symbols={','.join(cfg.symbols)} "
                   f"server={rt.server_url} sim={'embedded' if rt.sim else 'off'}", flush=True)
+        watch = HealthWatch(rt)
+        watcher = asyncio.create_task(watch.run())
         try:
-            await rt.engine.run(duration_s)
-        except (KeyboardInterrupt, asyncio.CancelledError):
-            log.warning("stopping on request")
-        except Exception as exc:  # a crash fails the smoke gate; it is reported, not hidden
-            log.exception("engine crashed")
-            crash = exc
+            crash = await _run_until_stopped(rt, watch, duration_s)
         finally:
+            watcher.cancel()
             if printer is not None:
                 printer.cancel()
         ended_ns = time.time_ns()
-        doc, gates = await _judge(rt, kind, started_ns, ended_ns, crash, faults_given)
+        doc, gates = await _judge(rt, kind, started_ns, ended_ns, crash, faults_given, watch)
     path = None
     if evidence_dir is not None:
         path = str(write_evidence(doc, evidence_dir))
@@ -143,7 +197,7 @@ async def run_session(cfg: Config, kind: Kind, duration_s: float | None, *, stat
 
 
 async def _judge(rt: Runtime, kind: Kind, started_ns: int, ended_ns: int, crash: BaseException | None,
-                 faults_given: bool) -> tuple[dict[str, Any], list[GateResult]]:
+                 faults_given: bool, watch: HealthWatch) -> tuple[dict[str, Any], list[GateResult]]:
     rec = rt.metrics.recorder
     counts = {name: _total(rec, name) for name in COUNTERS}
     trips = await rt.trade_store.trades(started_ns, ended_ns + 1)
@@ -154,7 +208,7 @@ async def _judge(rt: Runtime, kind: Kind, started_ns: int, ended_ns: int, crash:
     gates = [GateResult("no_crash", crash is None, "engine ran to the end" if crash is None
                         else f"crashed: {type(crash).__name__}: {crash}")]
     if kind in ("smoke", "engine"):
-        ok, why = _books_synced(rt)
+        ok, why = watch.verdict()
         gates.append(GateResult("books_synced", ok, why))
         gates.append(await _orders_match_truth(rt))
         gates.append(latency_gate(lat.get("p99_us"), budget))
@@ -166,7 +220,7 @@ async def _judge(rt: Runtime, kind: Kind, started_ns: int, ended_ns: int, crash:
     if kind == "paper":
         gates += kpi_gate(kpis, rt.cfg.kpi)
         gates.append(latency_gate(lat.get("p99_us"), budget))
-    doc = build_evidence(run_id=RUN_ID, kind="smoke" if kind == "engine" else kind, started_ns=started_ns,
+    doc = build_evidence(run_id=RUN_ID, kind=kind, started_ns=started_ns,
                          ended_ns=ended_ns, cfg=rt.cfg, counts=counts, round_trips=trips,
                          latency_samples_s=samples, gates=gates,
                          extra={"server_url": rt.server_url, "status": _plain_status(rt)})
@@ -179,8 +233,9 @@ def _plain_status(rt: Runtime) -> dict[str, Any]:
                         for b, s in st["symbols"].items()}, "pnl": st["pnl"]}
 
 
-def exit_code(result: SessionResult) -> int:
-    for g in result.gates:
-        if not g.passed:
-            print(f"gate {g.name}: FAIL: {g.reason}", file=sys.stderr)
-    return 0 if result.passed else 1
+def exit_code(result: SessionResult, fatal: tuple[str, ...] | None = None) -> int:
+    """Return 1 when a gate failed (only the `fatal` gates count when given), naming each on stderr."""
+    failed = [g for g in result.gates if not g.passed and (fatal is None or g.name in fatal)]
+    for g in failed:
+        print(f"gate {g.name}: FAIL: {g.reason}", file=sys.stderr)
+    return 1 if failed else 0

@@ -107,7 +107,7 @@ def instrument_rules(upbit: UpbitAdapter, binance: BinanceUsdmAdapter, symbols: 
             tick_size=table[0][1], tick_table=table)
         lot = b.market_lot
         out[(Venue.BINANCE_USDM, binance_symbol(base))] = InstrumentRules(
-            step_size=lot.step_size, min_qty=lot.min_qty, min_notional=b.min_notional, tick_size=b.tick_size)
+            step_size=lot.step, min_qty=lot.min_qty, min_notional=b.min_notional, tick_size=b.tick_size)
     return out
 
 
@@ -194,6 +194,7 @@ async def open_runtime(cfg: Config, *, serve: bool = True, on_frame: Callable | 
         metrics.set("daily_loss_limit_krw", cfg.risk.daily_loss_limit_krw)
         trade_store, state_store, cache, limiter = await _stores(cfg, clock, stack)
         md = MarketData(cfg, clock=clock, metrics=metrics, cache=cache, rate_limiter=limiter, on_frame=on_frame)
+        stack.push_async_callback(md.close)
         upbit = UpbitAdapter(cfg, rate_limiter=limiter, clock=clock, metrics=metrics,
                              live_preflight_passed=live_preflight_passed)
         binance = BinanceUsdmAdapter(cfg, rate_limiter=limiter, clock=clock, metrics=metrics,

@@ -208,7 +208,7 @@ class KpiConfig:
     winrate_max: float = 0.8
     min_mean_edge_bps: float = 0.0
     min_round_trips: int = 1
-    cycle_p99_budget_us: float = 30.0
+    cycle_p99_budget_us: float = 1000.0
 
 
 @dataclass(frozen=True, slots=True)

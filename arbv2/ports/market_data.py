@@ -1,7 +1,7 @@
 """MarketDataPort: live L2 books per venue+symbol, their health, and the USDT/KRW rate."""
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import AbstractSet, Any, Callable, Protocol
 
 from arbv2.core.model import BookHealth, TopOfBook, Venue
 
@@ -19,8 +19,8 @@ class MarketDataPort(Protocol):
     def usdt_krw(self) -> float | None:
         """Return the current USDT/KRW rate, or None before the first quote."""
 
-    async def wait_updated(self) -> set[str]:
-        """Wait for book updates; return the base assets whose books changed (latest wins)."""
+    def set_listener(self, listener: Callable[[AbstractSet[str], int], None] | None) -> None:
+        """Call listener(changed_bases, frame_in_hand_monotonic_ns) synchronously after each merged frame."""
 
 
 class MarketCache(Protocol):

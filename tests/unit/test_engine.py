@@ -224,8 +224,13 @@ async def test_reconcile_position_mismatch_fails_the_symbol():
 
 async def test_run_for_a_duration_then_shutdown_persists_state():
     rig = Rig()
-    rig.md.queue.put_nowait({"BTC"})
-    await rig.engine.run(duration_s=1.0)
+    run = asyncio.create_task(rig.engine.run(duration_s=1.0))
+    while rig.md.listener is None:
+        await asyncio.sleep(0)
+    rig.md.listener({"BTC"}, 0)            # a frame arrives: the engine decides in the callback
+    assert rig.engine.frames == 1
+    await run
+    assert rig.md.listener is None         # detached at shutdown
     assert rig.state.docs["engine"] == {"paused": False, "kill_switch": False}
     assert "symbol:BTC" in rig.state.docs
     assert not rig.engine.health()["loop_running"]

@@ -277,7 +277,7 @@ class FakeMarketData:
         self.books = books                     # (venue, symbol) -> L2Book
         self.fx = fx
         self.healthy: dict = {}
-        self.queue: asyncio.Queue = asyncio.Queue()
+        self.listener = None
 
     async def run(self):
         await asyncio.Event().wait()
@@ -292,8 +292,8 @@ class FakeMarketData:
     def usdt_krw(self):
         return self.fx
 
-    async def wait_updated(self):
-        return await self.queue.get()
+    def set_listener(self, listener):
+        self.listener = listener
 
 
 # ------------------------------------------------------------------ the fakes are honest

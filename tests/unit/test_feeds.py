@@ -125,14 +125,21 @@ def test_healthy_bases_needs_both_venues_and_fx(md):
     assert md.premium("BTC") == pytest.approx(140.5 / (0.1 * 1400.0) - 1)
 
 
-async def test_wait_updated_conflates_latest_wins(md):
+async def test_listener_decides_on_each_socket_frame_and_survives_its_errors(md):
     t = md._clock.t
-    for i in range(5):
-        md.handle_frame("upbit", upbit("KRW-BTC", i, [(100.0 + i, 1.0)], [(200.0, 1.0)]), t)
-    md.handle_frame("upbit", upbit("KRW-ETH", 1, [(10.0, 1.0)], [(11.0, 1.0)]), t)
-    assert await md.wait_updated() == {"BTC", "ETH"}
-    assert md.book("upbit", "BTC/KRW").best_bid() == (104.0, 1.0)
-    assert not md._dirty
+    seen = []
+    md.set_listener(lambda bases, frame_ns: seen.append((set(bases), md.book("upbit", "BTC/KRW").best_bid())))
+    for i in range(3):
+        md._ingest("upbit", upbit("KRW-BTC", i, [(100.0 + i, 1.0)], [(200.0, 1.0)]), t)
+    assert seen == [({"BTC"}, (100.0, 1.0)), ({"BTC"}, (101.0, 1.0)), ({"BTC"}, (102.0, 1.0))]
+    md._ingest("upbit", b"garbage", t)                # malformed: counted, no book changed, no call
+    assert len(seen) == 3
+    md.set_listener(lambda bases, frame_ns: 1 / 0)    # a failing listener never breaks the feed
+    md._ingest("upbit", upbit("KRW-ETH", 1, [(10.0, 1.0)], [(11.0, 1.0)]), t)
+    assert md.book("upbit", "ETH/KRW").best_bid() == (10.0, 1.0)
+    md.set_listener(None)
+    md._ingest("upbit", upbit("KRW-ETH", 2, [(10.5, 1.0)], [(11.0, 1.0)]), t)
+    assert md.book("upbit", "ETH/KRW").best_bid() == (10.5, 1.0)
 
 
 async def test_publish_once_writes_changed_tops_and_flushes_metrics(md):

@@ -1,8 +1,10 @@
 """MarketData: the MarketDataPort over both venues, plus health, premium and the market-cache publisher.
 
-Frames from the sockets and from replay enter the same synchronous `handle_frame`; the engine
-then sees conflated updates through `wait_updated` (a dirty set of bases plus an Event: latest
-wins, never a backlog). Counters and gauges reach the Metrics port from the publisher loop, at
+Frames from the sockets and from replay enter the same synchronous `handle_frame`; a socket
+frame then calls the listener the engine set (`set_listener`) with the changed bases and the
+monotonic time the frame was in hand, in the same call: parse, merge and decision happen
+back to back, so the engine always decides on the book the frame just produced (no queue,
+hence no backlog) and its cycle latency is frame-in-hand to decision. Counters and gauges reach the Metrics port from the publisher loop, at
 the cache rate, so the hot path only touches plain ints.
 """
 from __future__ import annotations
@@ -55,10 +57,11 @@ class MarketData:
                                          max_streams=bn.max_streams_per_connection, **backoff)
         self.upbit_url = upbit_url or up.rest_url
         self._venues = {Venue.UPBIT.value: self.upbit, Venue.BINANCE_USDM.value: self.binance}
+        # one flat lookup for the hot path; Venue is a str enum, so Venue.UPBIT and "upbit" hit the same key
+        self._feeds = {(v, sym): f for v, part in self._venues.items() for sym, f in part.by_symbol.items()}
         self.upbit.sink = lambda raw, ts: self._ingest(Venue.UPBIT.value, raw, ts)
         self.binance.sink = lambda raw, ts: self._ingest(Venue.BINANCE_USDM.value, raw, ts)
-        self._dirty: set[str] = set()
-        self._updated = asyncio.Event()
+        self._listener: Callable[[set[str], int], None] | None = None
         self._flushed: dict[tuple[str, str], int] = {}
 
     # ---------------------------------------------------------------- hot path
@@ -72,33 +75,31 @@ class MarketData:
         if self._metrics is not None:
             self._metrics.observe_stage(CycleStage.PARSE, feed.parse_ns / 1e9)
             self._metrics.observe_stage(CycleStage.MERGE, feed.merge_ns / 1e9)
-        if changed:
-            self._dirty |= changed
-            self._updated.set()
-        return set(changed)
+        return changed
+
+    def set_listener(self, listener: Callable[[set[str], int], None] | None) -> None:
+        """Call `listener(changed_bases, frame_in_hand_ns)` after every socket frame that changed a book."""
+        self._listener = listener
 
     def _ingest(self, venue: str, raw: bytes | str, ts_recv_ns: int) -> None:
+        t_in = self._clock.monotonic_ns()
         if self._on_frame is not None:
             self._on_frame(venue, raw, ts_recv_ns)
-        self.handle_frame(venue, raw, ts_recv_ns)
-
-    async def wait_updated(self) -> set[str]:
-        """Wait until some book changed; return the bases changed since the last call (latest wins)."""
-        while not self._dirty:
-            self._updated.clear()
-            await self._updated.wait()
-        out, self._dirty = self._dirty, set()
-        self._updated.clear()
-        return out
+        changed = self.handle_frame(venue, raw, ts_recv_ns)
+        listener = self._listener
+        if changed and listener is not None:
+            try:
+                listener(changed, t_in)
+            except Exception:  # the engine's bug must not kill the feed's connection loop
+                log.exception("book-update listener failed")
 
     # ---------------------------------------------------------------- reads
     def _feed(self, venue: Venue | str, symbol: str) -> SymbolFeed:
-        part = self._venues.get(Venue(venue).value)
-        feed = part.by_symbol.get(symbol) if part is not None else None
-        if feed is None:
-            raise KeyError(f"no book for {Venue(venue).value} {symbol!r}; known: "
-                           f"{', '.join(part.by_symbol) if part else ''}")
-        return feed
+        try:
+            return self._feeds[(venue, symbol)]
+        except KeyError:
+            known = ", ".join(f"{v} {s}" for v, s in self._feeds)
+            raise KeyError(f"no book for {venue!s} {symbol!r}; known: {known}") from None
 
     def book(self, venue: Venue | str, symbol: str):
         """Return the `_fast` L2Book of venue+symbol ("BTC/KRW", "BTC/USDT:USDT", "USDT/KRW"); read only."""

@@ -48,10 +48,8 @@ class SymbolFeed:
                          ask_qty=ask[1], ts_ns=self.last_frame_ns)
 
     def mid(self) -> float | None:
-        bid, ask = self.book.best_bid(), self.book.best_ask()
-        if bid is None or ask is None:
-            return None
-        return (bid[0] + ask[0]) * 0.5
+        m = self.book.mid()
+        return m if m == m else None   # NaN while a side is empty
 
 
 @dataclass

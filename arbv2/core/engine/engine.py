@@ -80,6 +80,7 @@ class ArbitrageEngine:
         self._last_flush_ns = 0
         self._last_cycle_ns = 0
         self._loop_task: asyncio.Task | None = None
+        self._stopped: asyncio.Event | None = None
         self._md_task: asyncio.Task | None = None
         self.reports: list[ExecutionReport] = []
         self.frames = 0
@@ -115,25 +116,29 @@ class ArbitrageEngine:
         """Run one cycle for the symbols whose books changed (replay drives this directly)."""
         self.process(bases)
 
-    def process(self, bases: set[str] | frozenset[str]) -> None:
+    def process(self, bases: set[str] | frozenset[str], frame_ns: int | None = None) -> None:
         """Run one cycle synchronously: decide, check risk, start executions as tasks.
 
         Never awaits: an approved opportunity becomes a task on the running loop (so this
-        needs one only when something fires). The benchmark times this call.
+        needs one only when something fires). The benchmark times this call. `frame_ns` is
+        the monotonic time the batch's first frame was in hand: the cycle latency runs from
+        there (parse, merge, queueing and decision); without it, from this call.
         """
         clock = self.clock
         t0 = clock.monotonic_ns()
         now = clock.now_ns()
         self.frames += 1
         slots = self.slots
-        for base in bases:
+        for base in sorted(bases) if len(bases) > 1 else bases:   # a stable order, whatever the hash seed
             if base not in slots:
                 continue
             opp = self.decide(base, now)
             if opp is not None:
                 self._act(opp, now, t0)
         t1 = clock.monotonic_ns()
-        self.metrics.observe_cycle((t1 - t0) / 1e9)
+        metrics = self.metrics
+        metrics.observe_stage(CycleStage.DETECT, (t1 - t0) / 1e9)
+        metrics.observe_cycle((t1 - (frame_ns or t0)) / 1e9)
         self._last_cycle_ns = t1
         if now - self._last_flush_ns >= self.cfg.storage.premium_flush_interval_s * _NS:
             self._sample_premiums(now)
@@ -339,10 +344,17 @@ class ArbitrageEngine:
         return await recon.reconcile(self)
 
     async def run(self, duration_s: float | None = None) -> None:
-        """Reconcile, then trade on book updates until stopped (or `duration_s` of clock time)."""
+        """Reconcile, then trade on book updates until stopped (or `duration_s` of clock time).
+
+        The engine decides inside the feed's frame callback (`set_listener`): frame in hand,
+        parse, merge and decision run back to back, and the cycle latency covers all of it.
+        """
         await self.reconcile()
-        self._md_task = asyncio.get_running_loop().create_task(self.md.run(), name="market-data")
-        self._loop_task = asyncio.get_running_loop().create_task(self._loop(), name="engine-loop")
+        loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        self.md.set_listener(self._on_frame)
+        self._md_task = loop.create_task(self.md.run(), name="market-data")
+        self._loop_task = loop.create_task(self._stopped.wait(), name="engine-loop")
         if duration_s is not None:
             self.spawn(self._stop_after(duration_s), "duration")
         try:
@@ -351,17 +363,16 @@ class ArbitrageEngine:
                 if not t.cancelled() and t.exception() is not None:
                     raise t.exception()
         finally:
+            self.md.set_listener(None)
             self._loop_task.cancel()
             await asyncio.gather(self._loop_task, return_exceptions=True)
             await self.shutdown()
             self._md_task.cancel()
             await asyncio.gather(self._md_task, return_exceptions=True)
 
-    async def _loop(self) -> None:
-        wait = self.md.wait_updated
-        process = self.process
-        while True:
-            process(await wait())
+    def _on_frame(self, bases, frame_ns: int) -> None:
+        if self.accepting:
+            self.process(bases, frame_ns)
 
     async def _stop_after(self, duration_s: float) -> None:
         await self.clock.sleep(duration_s)
@@ -370,8 +381,8 @@ class ArbitrageEngine:
     def stop(self) -> None:
         """Stop taking book updates (run() then shuts down)."""
         self.accepting = False
-        if self._loop_task is not None:
-            self._loop_task.cancel()
+        if self._stopped is not None:
+            self._stopped.set()
 
     async def shutdown(self) -> list[str]:
         """Stop entries, wait for in-flight executions (bounded), cancel stragglers, flush state.
