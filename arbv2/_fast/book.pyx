@@ -10,23 +10,30 @@ Why this layout, for the real access pattern (most updates within a few ticks of
 
 - A near-touch insert or delete moves only the few levels between it and the end of the array
   (one short memmove), not the whole book; a best-first layout would move everything.
-- The level is found by galloping from the end (1, 2, 4, ... steps, then binary search), so the
-  cost is O(log distance-from-touch), not O(log n) or O(n), and touches one or two cache lines.
 - Best bid/ask is a load of element n-1; a walk reads contiguous memory backwards with no
   pointer chasing, node objects or Python calls per level (the trees, dicts and generators used
   by hummingbot and nautilus-trader's Python-era books cost 10-100x more per level).
-- Far-from-touch updates (rare) cost one larger memmove, still cheap at 1000 levels (16 KB).
+- The level is found by a branch-free count over the NEAR (32) entries next to the touch,
+  then a branch-free binary search below them: no data-dependent branches to mispredict.
+- Deleting a level further than NEAR entries from the touch leaves a tombstone (key kept,
+  quantity 0) instead of moving ~1000 entries; setting that price again revives it in place,
+  and inserting a new price next to a tombstone takes the tombstone's slot. On a tick grid the
+  far levels come and go at the same prices, so far updates rarely move memory. Tombstones are
+  compacted away when they exceed half the entries (amortized O(1)); the entry at the touch is
+  always live, reads and walks skip tombstones.
 
-Invariants: keys strictly increasing, every quantity > 0. Bad input (NaN, inf, price <= 0,
-negative quantity, side not 0/1) raises ValueError before anything is modified; a batch is
-validated whole and capacity reserved up front, so a failing batch applies nothing.
+Invariants: keys strictly increasing (tombstones included), quantities > 0 except tombstones
+(exactly 0.0, never the last entry), _dead[side] counts the tombstones. Bad input (NaN, inf,
+price <= 0, negative quantity, side not 0/1) raises ValueError before anything is modified; a
+batch is validated whole and capacity reserved up front, so a failing batch applies nothing.
 The methods keep the GIL: frames are tens of levels, and releasing the GIL would cost more than
 the work while letting other threads see a half-applied batch.
 """
+cimport cython
 from libc.math cimport NAN, INFINITY
 from libc.stdlib cimport malloc, realloc, free
-from libc.string cimport memmove, memcpy
-from libc.stdint cimport int8_t, int64_t
+from libc.string cimport memmove
+from libc.stdint cimport int8_t
 
 import numpy as np
 cimport numpy as cnp
@@ -38,6 +45,9 @@ ASK = 1
 _TAKER_BUY = 0
 _TAKER_SELL = 1
 
+cdef enum:
+    NEAR = 32           # entries next to the touch: counted linearly (_count_ge_near), deleted by memmove
+
 
 cdef inline bint _bad_price(double p) noexcept nogil:
     return not (p > 0.0 and p < INFINITY)
@@ -47,33 +57,78 @@ cdef inline bint _bad_qty(double q) noexcept nogil:
     return not (q >= 0.0 and q < INFINITY)
 
 
-cdef inline Py_ssize_t _lower_bound_from_end(const double* a, Py_ssize_t n, double k) noexcept nogil:
-    """Smallest i in [0, n] with a[i] >= k, galloping from the end (near-touch is cheap)."""
-    cdef Py_ssize_t hi = n, lo, mid
-    cdef Py_ssize_t step = 1
-    while True:
-        lo = hi - step
-        if lo < 0:
-            lo = -1
-            break
-        if a[lo] < k:
-            break
-        hi = lo
-        step <<= 1
-    while hi - lo > 1:
-        mid = (lo + hi) >> 1
-        if a[mid] < k:
-            lo = mid
-        else:
-            hi = mid
-    return hi
+cdef extern from *:
+    """
+    /* How many of a[0:32] are >= k, branch-free. GCC does not vectorize a counting loop over a
+       double compare (the compare may trap), so on x86-64 it is written with SSE2 (baseline). */
+    #if defined(__SSE2__) && (defined(__x86_64__) || defined(_M_X64))
+    #include <emmintrin.h>
+    static inline Py_ssize_t arbv2_count_ge_near(const double* a, double k) {
+        __m128d kk = _mm_set1_pd(k);
+        __m128i c0 = _mm_setzero_si128(), c1 = _mm_setzero_si128();
+        for (int j = 0; j < 32; j += 4) {
+            c0 = _mm_sub_epi64(c0, _mm_castpd_si128(_mm_cmpge_pd(_mm_loadu_pd(a + j), kk)));
+            c1 = _mm_sub_epi64(c1, _mm_castpd_si128(_mm_cmpge_pd(_mm_loadu_pd(a + j + 2), kk)));
+        }
+        c0 = _mm_add_epi64(c0, c1);
+        return (Py_ssize_t)(_mm_cvtsi128_si64(c0) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(c0, c0)));
+    }
+    #else
+    static inline Py_ssize_t arbv2_count_ge_near(const double* a, double k) {
+        Py_ssize_t c = 0;
+        for (int j = 0; j < 32; j++) c += a[j] >= k;
+        return c;
+    }
+    #endif
+    """
+    Py_ssize_t _count_ge_near "arbv2_count_ge_near" (const double* a, double k) noexcept nogil
 
 
-cdef inline int _taker_side(object side) except -1:
+cdef inline Py_ssize_t _count_ge(const double* a, Py_ssize_t n, double k) noexcept nogil:
+    # How many of a[0:n] are >= k (short books).
+    cdef Py_ssize_t j, c = 0
+    for j in range(n):
+        c += a[j] >= k
+    return c
+
+
+cdef inline Py_ssize_t _find(const double* a, Py_ssize_t n, double k) noexcept nogil:
+    """Smallest i in [0, n] with a[i] >= k (a ascending, best last; most lookups are near the end)."""
+    cdef Py_ssize_t c, m, half
+    cdef const double* b
+    if n <= NEAR:
+        return n - _count_ge(a, n, k)
+    c = _count_ge_near(a + n - NEAR, k)      # NEAR == 32
+    if c < NEAR:
+        return n - c
+    # a[n - NEAR] >= k: branch-free lower bound in a[0 : n - NEAR] (answer in [0, n - NEAR]).
+    m = n - NEAR
+    b = a
+    while m > 1:
+        half = m >> 1
+        b = b + half if b[half] < k else b
+        m -= half
+    return (b - a) + (b[0] < k)
+
+
+# Side arguments of the walks: the interned literals and the int singletons are matched by
+# identity; a str subclass member (core.model.Side.BUY) is matched once by value, then remembered.
+cdef object _S_BUY = "buy"
+cdef object _S_SELL = "sell"
+cdef object _I_BUY = 0
+cdef object _I_SELL = 1
+cdef object _seen_buy = _S_BUY
+cdef object _seen_sell = _S_SELL
+
+
+cdef int _taker_side_slow(object side) except -1:
+    global _seen_buy, _seen_sell
     if isinstance(side, str):                  # plain str and str-enums such as core.model.Side
         if side == "buy":
+            _seen_buy = side
             return _TAKER_BUY
         if side == "sell":
+            _seen_sell = side
             return _TAKER_SELL
     elif isinstance(side, int):
         if side == 0:
@@ -83,9 +138,27 @@ cdef inline int _taker_side(object side) except -1:
     raise ValueError(f"side: expected 'buy'/'sell' (or 0/1), got {side!r}")
 
 
+cdef inline int _taker_side(object side) except -1:
+    if side is _S_BUY or side is _seen_buy or side is _I_BUY:
+        return _TAKER_BUY
+    if side is _S_SELL or side is _seen_sell or side is _I_SELL:
+        return _TAKER_SELL
+    return _taker_side_slow(side)
+
+
 def taker_side(side) -> int:
     """Return 0 for a taker buy, 1 for a taker sell ('buy'/'sell', Side enum or 0/1)."""
     return _taker_side(side)
+
+
+# Python ints 0..255 for the walks' level counts (a tuple lookup instead of PyLong_FromSsize_t).
+cdef tuple _SMALL_INTS = tuple(range(256))
+
+
+cdef inline object _pyint(Py_ssize_t v):
+    if 0 <= v < 256:
+        return _SMALL_INTS[v]
+    return v
 
 
 cdef object _f64(object values, str name):
@@ -106,14 +179,19 @@ cdef object _sides_i8(object sides):
 
 cdef int _check_levels(const double* p, const double* q, Py_ssize_t n, str what) except -1:
     cdef Py_ssize_t i
-    for i in range(n):
-        if _bad_price(p[i]) or _bad_qty(q[i]):
-            raise ValueError(f"{what}: bad level {i}: price={p[i]!r} qty={q[i]!r}")
+    cdef bint bad = False
+    for i in range(n):                          # branch-free scan; locate the culprit only on error
+        bad |= _bad_price(p[i]) | _bad_qty(q[i])
+    if bad:
+        for i in range(n):
+            if _bad_price(p[i]) or _bad_qty(q[i]):
+                raise ValueError(f"{what}: bad level {i}: price={p[i]!r} qty={q[i]!r}")
     return 0
 
 
 cdef inline cnp.ndarray _arr_f64(object x, str name):
-    # Fast path: a 1-D C-contiguous float64 ndarray is used as is (no copy, no buffer parsing).
+    # Fast path: a 1-D C-contiguous float64 ndarray is used as is (no copy, no buffer parsing:
+    # cheaper than acquiring a typed memoryview, which costs a buffer-protocol round trip).
     if (type(x) is cnp.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>x) == cnp.NPY_FLOAT64
             and cnp.PyArray_NDIM(<cnp.ndarray>x) == 1 and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>x)):
         return <cnp.ndarray>x
@@ -127,6 +205,7 @@ cdef inline cnp.ndarray _arr_sides(object x):
     return <cnp.ndarray>_sides_i8(x)
 
 
+@cython.final
 cdef class L2Book:
     """Price-level book: snapshot/delta merge, top-of-book reads and VWAP depth walks."""
 
@@ -135,6 +214,7 @@ cdef class L2Book:
         cdef Py_ssize_t cap = depth_hint if depth_hint > 16 else 16
         for s in range(2):
             self._n[s] = 0
+            self._dead[s] = 0
             self._cap[s] = cap
             self._keys[s] = <double*>malloc(cap * sizeof(double))
             self._qtys[s] = <double*>malloc(cap * sizeof(double))
@@ -168,30 +248,66 @@ cdef class L2Book:
         self._cap[side] = cap
         return 0
 
+    cdef void _compact(self, int side) noexcept nogil:
+        # Drop every tombstone (order kept).
+        cdef double* k = self._keys[side]
+        cdef double* q = self._qtys[side]
+        cdef Py_ssize_t i, j = 0, n = self._n[side]
+        for i in range(n):
+            if q[i] != 0.0:
+                k[j] = k[i]
+                q[j] = q[i]
+                j += 1
+        self._n[side] = j
+        self._dead[side] = 0
+
     cdef void _set(self, int side, double price, double qty) noexcept nogil:
-        # Capacity for one more level must already be reserved.
+        # Capacity for one more entry must already be reserved.
         cdef double key = price if side == BOOK_BID else -price
         cdef double* k = self._keys[side]
         cdef double* q = self._qtys[side]
         cdef Py_ssize_t n = self._n[side]
-        cdef Py_ssize_t i = _lower_bound_from_end(k, n, key)
+        cdef Py_ssize_t i = _find(k, n, key)
         if i < n and k[i] == key:
-            if qty == 0.0:
-                memmove(k + i, k + i + 1, (n - i - 1) * sizeof(double))
-                memmove(q + i, q + i + 1, (n - i - 1) * sizeof(double))
-                self._n[side] = n - 1
-            else:
+            if qty != 0.0:
+                if q[i] == 0.0:                     # revive a tombstone
+                    self._dead[side] -= 1
                 q[i] = qty
-        elif qty != 0.0:
-            memmove(k + i + 1, k + i, (n - i) * sizeof(double))
-            memmove(q + i + 1, q + i, (n - i) * sizeof(double))
-            k[i] = key
-            q[i] = qty
-            self._n[side] = n + 1
+            elif q[i] != 0.0:                       # delete a live level
+                if i == n - 1:                      # the touch: drop it and any tombstones below
+                    n -= 1
+                    while n > 0 and q[n - 1] == 0.0:
+                        n -= 1
+                        self._dead[side] -= 1
+                    self._n[side] = n
+                elif i >= n - NEAR:
+                    memmove(k + i, k + i + 1, (n - i - 1) * sizeof(double))
+                    memmove(q + i, q + i + 1, (n - i - 1) * sizeof(double))
+                    self._n[side] = n - 1
+                else:
+                    q[i] = 0.0
+                    self._dead[side] += 1
+                    if 2 * self._dead[side] > n:
+                        self._compact(side)
+        elif qty != 0.0:                            # new price: k[i-1] < key < k[i]
+            if i < n and q[i] == 0.0:               # take a neighbouring tombstone's slot
+                k[i] = key
+                q[i] = qty
+                self._dead[side] -= 1
+            elif i > 0 and q[i - 1] == 0.0:
+                k[i - 1] = key
+                q[i - 1] = qty
+                self._dead[side] -= 1
+            else:
+                memmove(k + i + 1, k + i, (n - i) * sizeof(double))
+                memmove(q + i + 1, q + i, (n - i) * sizeof(double))
+                k[i] = key
+                q[i] = qty
+                self._n[side] = n + 1
 
     def apply_delta(self, int side, double price, double qty):
         """Set one level (qty 0 removes it; removing a missing level is a no-op)."""
-        if side != 0 and side != 1:
+        if <unsigned int>side > 1:
             raise ValueError(f"side: must be 0 (bid) or 1 (ask), got {side}")
         if _bad_price(price) or _bad_qty(qty):
             raise ValueError(f"bad level: price={price!r} qty={qty!r}")
@@ -204,31 +320,32 @@ cdef class L2Book:
         cdef cnp.ndarray sa = _arr_sides(sides)
         cdef cnp.ndarray pa = _arr_f64(prices, "prices")
         cdef cnp.ndarray qa = _arr_f64(qtys, "qtys")
-        cdef Py_ssize_t i, m = cnp.PyArray_DIM(sa, 0)
-        cdef Py_ssize_t counts[2]
+        cdef Py_ssize_t i, m = cnp.PyArray_DIM(sa, 0), asks = 0
         cdef const int8_t* s = <const int8_t*>cnp.PyArray_DATA(sa)
         cdef const double* p = <const double*>cnp.PyArray_DATA(pa)
         cdef const double* q = <const double*>cnp.PyArray_DATA(qa)
+        cdef bint bad = False
         if cnp.PyArray_DIM(pa, 0) != m or cnp.PyArray_DIM(qa, 0) != m:
             raise ValueError(f"deltas: sides, prices and qtys differ in length "
                              f"({m}, {cnp.PyArray_DIM(pa, 0)}, {cnp.PyArray_DIM(qa, 0)})")
-        _check_levels(p, q, m, "deltas")
-        counts[0] = 0
-        counts[1] = 0
-        for i in range(m):
-            if s[i] != 0 and s[i] != 1:
-                raise ValueError(f"deltas: side {i} must be 0 (bid) or 1 (ask), got {s[i]}")
-            counts[s[i]] += 1
-        if self._n[0] + counts[0] > self._cap[0]:
-            self._reserve(0, self._n[0] + counts[0])
-        if self._n[1] + counts[1] > self._cap[1]:
-            self._reserve(1, self._n[1] + counts[1])
+        for i in range(m):                      # one branch-free validation pass
+            bad |= (<unsigned char>s[i] > 1) | _bad_price(p[i]) | _bad_qty(q[i])
+            asks += s[i]
+        if bad:
+            _check_levels(p, q, m, "deltas")
+            for i in range(m):
+                if s[i] != 0 and s[i] != 1:
+                    raise ValueError(f"deltas: side {i} must be 0 (bid) or 1 (ask), got {s[i]}")
+        if self._n[0] + (m - asks) > self._cap[0]:
+            self._reserve(0, self._n[0] + (m - asks))
+        if self._n[1] + asks > self._cap[1]:
+            self._reserve(1, self._n[1] + asks)
         for i in range(m):
             self._set(s[i], p[i], q[i])
 
     def apply_levels(self, int side, prices, qtys):
         """Merge a batch of updates to one side, all or nothing, in order."""
-        if side != 0 and side != 1:
+        if <unsigned int>side > 1:
             raise ValueError(f"side: must be 0 (bid) or 1 (ask), got {side}")
         cdef cnp.ndarray pa = _arr_f64(prices, "prices")
         cdef cnp.ndarray qa = _arr_f64(qtys, "qtys")
@@ -238,48 +355,53 @@ cdef class L2Book:
         if cnp.PyArray_DIM(qa, 0) != m:
             raise ValueError(f"levels: prices and qtys differ in length ({m} != {cnp.PyArray_DIM(qa, 0)})")
         _check_levels(p, q, m, "levels")
-        self._reserve(side, self._n[side] + m)
+        if self._n[side] + m > self._cap[side]:
+            self._reserve(side, self._n[side] + m)
         for i in range(m):
             self._set(side, p[i], q[i])
 
     def apply_snapshot(self, bid_prices, bid_qtys, ask_prices, ask_qtys):
         """Replace the whole book; levels are applied in order to an empty book (last wins)."""
-        cdef const double[::1] bp = _f64(bid_prices, "bid_prices")
-        cdef const double[::1] bq = _f64(bid_qtys, "bid_qtys")
-        cdef const double[::1] ap = _f64(ask_prices, "ask_prices")
-        cdef const double[::1] aq = _f64(ask_qtys, "ask_qtys")
-        if bp.shape[0] != bq.shape[0] or ap.shape[0] != aq.shape[0]:
+        cdef cnp.ndarray bp = _arr_f64(bid_prices, "bid_prices")
+        cdef cnp.ndarray bq = _arr_f64(bid_qtys, "bid_qtys")
+        cdef cnp.ndarray ap = _arr_f64(ask_prices, "ask_prices")
+        cdef cnp.ndarray aq = _arr_f64(ask_qtys, "ask_qtys")
+        cdef Py_ssize_t nb = cnp.PyArray_DIM(bp, 0), na = cnp.PyArray_DIM(ap, 0)
+        if cnp.PyArray_DIM(bq, 0) != nb or cnp.PyArray_DIM(aq, 0) != na:
             raise ValueError("snapshot: prices and quantities differ in length")
-        if bp.shape[0]:
-            _check_levels(&bp[0], &bq[0], bp.shape[0], "bids")
-        if ap.shape[0]:
-            _check_levels(&ap[0], &aq[0], ap.shape[0], "asks")
-        self._reserve(0, bp.shape[0])
-        self._reserve(1, ap.shape[0])
+        _check_levels(<const double*>cnp.PyArray_DATA(bp), <const double*>cnp.PyArray_DATA(bq), nb, "bids")
+        _check_levels(<const double*>cnp.PyArray_DATA(ap), <const double*>cnp.PyArray_DATA(aq), na, "asks")
+        if nb > self._cap[0]:
+            self._reserve(0, nb)
+        if na > self._cap[1]:
+            self._reserve(1, na)
         self._load_side(0, bp, bq)
         self._load_side(1, ap, aq)
 
-    cdef _load_side(self, int side, const double[::1] p, const double[::1] q):
-        cdef Py_ssize_t m = p.shape[0], i, j = 0
+    cdef int _load_side(self, int side, object parr, object qarr) except -1:
+        cdef const double* p = <const double*>cnp.PyArray_DATA(<cnp.ndarray>parr)
+        cdef const double* q = <const double*>cnp.PyArray_DATA(<cnp.ndarray>qarr)
+        cdef Py_ssize_t m = cnp.PyArray_DIM(<cnp.ndarray>parr, 0), i, j = 0
         cdef double sgn = 1.0 if side == BOOK_BID else -1.0
         cdef double* k = self._keys[side]
         cdef double* qq = self._qtys[side]
-        cdef bint fast = True
+        cdef bint ordered = True
         cdef const double[::1] ks
-        cdef const int64_t[::1] order
-        for i in range(m):                      # venues send best first, strictly, qty > 0
-            if q[i] == 0.0 or (i > 0 and sgn * p[i] >= sgn * p[i - 1]):
-                fast = False
-                break
-        if fast:
+        cdef const long long[::1] order
+        self._dead[side] = 0
+        for i in range(1, m):                   # venues send best first, strictly, qty > 0
+            ordered &= sgn * p[i] < sgn * p[i - 1]
+        for i in range(m):
+            ordered &= q[i] != 0.0
+        if ordered:                             # reversed copy: best level last
             for i in range(m):
                 k[m - 1 - i] = sgn * p[i]
                 qq[m - 1 - i] = q[i]
             self._n[side] = m
-            return
-        keys = np.multiply(np.asarray(p), sgn)
+            return 0
+        keys = np.multiply(parr, sgn)
         ks = keys
-        order = np.argsort(keys, kind="stable").astype(np.int64)
+        order = np.argsort(keys, kind="stable").astype(np.longlong)
         for i in range(m):                      # sorted ascending; duplicates: last one wins
             if i + 1 < m and ks[order[i + 1]] == ks[order[i]]:
                 continue
@@ -288,22 +410,25 @@ cdef class L2Book:
                 qq[j] = q[order[i]]
                 j += 1
         self._n[side] = j
+        return 0
 
     def clear(self):
         """Remove every level and forget the update id and timestamp."""
         self._n[0] = 0
         self._n[1] = 0
+        self._dead[0] = 0
+        self._dead[1] = 0
         self.last_update_id = -1
         self.ts_event_ns = 0
 
     def __len__(self):
-        return self._n[0] + self._n[1]
+        return self._n[0] - self._dead[0] + self._n[1] - self._dead[1]
 
     def depth(self, int side):
         """Return the number of levels on one side (0 bid, 1 ask)."""
-        if side != 0 and side != 1:
+        if <unsigned int>side > 1:
             raise ValueError(f"side: must be 0 (bid) or 1 (ask), got {side}")
-        return self._n[side]
+        return self._n[side] - self._dead[side]
 
     cdef double best_price(self, int side) noexcept nogil:
         cdef Py_ssize_t n = self._n[side]
@@ -341,13 +466,19 @@ cdef class L2Book:
         return self._keys[0][self._n[0] - 1] >= -self._keys[1][self._n[1] - 1]
 
     cdef object _levels(self, int side, Py_ssize_t n):
-        cdef Py_ssize_t k = min(n, self._n[side]), i, top = self._n[side] - 1
+        cdef Py_ssize_t live = self._n[side] - self._dead[side]
+        cdef Py_ssize_t k = min(n, live), i = self._n[side] - 1, j = 0
         cdef double sgn = 1.0 if side == BOOK_BID else -1.0
+        cdef const double* kk = self._keys[side]
+        cdef const double* qq = self._qtys[side]
         out = np.empty((k if k > 0 else 0, 2), dtype=np.float64)
         cdef double[:, ::1] o = out
-        for i in range(k):
-            o[i, 0] = sgn * self._keys[side][top - i]
-            o[i, 1] = self._qtys[side][top - i]
+        while j < k:
+            if qq[i] != 0.0:
+                o[j, 0] = sgn * kk[i]
+                o[j, 1] = qq[i]
+                j += 1
+            i -= 1
         return out
 
     def bids(self, Py_ssize_t n):
@@ -363,29 +494,35 @@ cdef class L2Book:
         cdef const double* k = self._keys[book_side]
         cdef const double* q = self._qtys[book_side]
         cdef double sgn = 1.0 if book_side == BOOK_BID else -1.0
-        cdef double rem = want, p
-        cdef Py_ssize_t i = self._n[book_side] - 1
+        cdef double rem = want, p, qi, spent = 0.0, filled = 0.0
+        cdef Py_ssize_t i = self._n[book_side] - 1, top = i
         w.avg = NAN
         w.filled = 0.0
         w.spent = 0.0
         w.worst = NAN
         w.levels = 0
-        if want <= 0.0:
+        if want <= 0.0 or i < 0:
             return w
-        while i >= 0:
-            p = sgn * k[i]
-            w.levels += 1
-            w.worst = p
-            if q[i] >= rem:
-                w.spent += rem * p
-                w.filled = want
+        while True:
+            qi = q[i]
+            if qi != 0.0:                       # skip tombstones
+                p = sgn * k[i]
+                w.levels += 1
+                if qi >= rem:
+                    spent += rem * p
+                    filled = want
+                    w.worst = p
+                    break
+                spent += qi * p
+                filled += qi
+                rem -= qi
+                w.worst = p
+            if i == 0:
                 break
-            w.spent += q[i] * p
-            w.filled += q[i]
-            rem -= q[i]
             i -= 1
-        if w.filled > 0.0:
-            w.avg = w.spent / w.filled
+        w.spent = spent
+        w.filled = filled
+        w.avg = spent / filled
         return w
 
     cdef Walk walk_quote(self, int book_side, double amount) noexcept nogil:
@@ -393,30 +530,36 @@ cdef class L2Book:
         cdef const double* k = self._keys[book_side]
         cdef const double* q = self._qtys[book_side]
         cdef double sgn = 1.0 if book_side == BOOK_BID else -1.0
-        cdef double rem = amount, p, c
+        cdef double rem = amount, p, c, qi, spent = 0.0, filled = 0.0
         cdef Py_ssize_t i = self._n[book_side] - 1
         w.avg = NAN
         w.filled = 0.0
         w.spent = 0.0
         w.worst = NAN
         w.levels = 0
-        if amount <= 0.0:
+        if amount <= 0.0 or i < 0:
             return w
-        while i >= 0:
-            p = sgn * k[i]
-            c = p * q[i]
-            w.levels += 1
-            w.worst = p
-            if c >= rem:
-                w.filled += rem / p
-                w.spent = amount
+        while True:
+            qi = q[i]
+            if qi != 0.0:                       # skip tombstones
+                p = sgn * k[i]
+                c = p * qi
+                w.levels += 1
+                w.worst = p
+                if c >= rem:
+                    filled += rem / p
+                    spent = amount
+                    break
+                filled += qi
+                spent += c
+                rem -= c
+            if i == 0:
                 break
-            w.filled += q[i]
-            w.spent += c
-            rem -= c
             i -= 1
-        if w.filled > 0.0:
-            w.avg = w.spent / w.filled
+        w.spent = spent
+        w.filled = filled
+        if filled > 0.0:
+            w.avg = spent / filled
         return w
 
     def vwap_base(self, side, double qty):
@@ -429,7 +572,7 @@ cdef class L2Book:
         if _bad_qty(qty):
             raise ValueError(f"qty: must be finite and >= 0, got {qty!r}")
         cdef Walk w = self.walk_base(BOOK_ASK if t == _TAKER_BUY else BOOK_BID, qty)
-        return (w.avg, w.filled, w.worst, w.levels)
+        return (w.avg, w.filled, w.worst, _pyint(w.levels))
 
     def vwap_quote(self, side, double quote_amount):
         """Walk the opposite side spending (buy) or receiving (sell) a quote notional.
@@ -440,8 +583,8 @@ cdef class L2Book:
         if _bad_qty(quote_amount):
             raise ValueError(f"quote_amount: must be finite and >= 0, got {quote_amount!r}")
         cdef Walk w = self.walk_quote(BOOK_ASK if t == _TAKER_BUY else BOOK_BID, quote_amount)
-        return (w.avg, w.filled, w.spent, w.worst, w.levels)
+        return (w.avg, w.filled, w.spent, w.worst, _pyint(w.levels))
 
     def __repr__(self):
-        return (f"L2Book(bids={self._n[0]}, asks={self._n[1]}, "
+        return (f"L2Book(bids={self._n[0] - self._dead[0]}, asks={self._n[1] - self._dead[1]}, "
                 f"last_update_id={self.last_update_id}, ts_event_ns={self.ts_event_ns})")

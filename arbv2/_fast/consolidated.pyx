@@ -20,7 +20,8 @@ from arbv2._fast.book cimport L2Book, BOOK_BID, BOOK_ASK
 cdef Py_ssize_t _merge(double** keys, double** qtys, const double* pm, const double* qm,
                        Py_ssize_t m, int side, Py_ssize_t n, double[:, ::1] out,
                        int64_t[::1] venue, Py_ssize_t* head) noexcept:
-    # head[v] = venue v's next level (counting down: best is last), -1 when exhausted.
+    # head[v] = venue v's next live level (counting down: best is last), -1 when exhausted;
+    # a book's last entry is always live, entries with quantity 0.0 are tombstones.
     cdef Py_ssize_t v, k = 0, best
     cdef double sgn = 1.0 if side == BOOK_BID else -1.0
     cdef double p, bp = 0.0
@@ -39,6 +40,8 @@ cdef Py_ssize_t _merge(double** keys, double** qtys, const double* pm, const dou
         out[k, 1] = qtys[best][head[best]] * qm[best]
         venue[k] = best
         head[best] -= 1
+        while head[best] >= 0 and qtys[best][head[best]] == 0.0:    # skip the book's tombstones
+            head[best] -= 1
         k += 1
     return k
 
