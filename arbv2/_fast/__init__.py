@@ -1,9 +1,10 @@
-"""Compiled kernels: L2 book, consolidated book, break-even spread.
+"""Compiled kernels: L2 book, consolidated book, break-even spread, frame decoders.
 
 `from arbv2._fast import book, consolidated, spread` gives the compiled (Cython) modules. A
 missing build is an ImportError, never a silent fallback to slow code: the latency budgets only
 hold for the compiled kernels. ARBV2_NO_EXTENSIONS=1 hands out `arbv2._fast.reference` (same
-API, plain Python) for debugging; `COMPILED` says which one is in use.
+API, plain Python) for debugging; `COMPILED` says which one is in use. The frame decoders
+(`decode`) have their readable twin beside the feeds (arbv2/adapters/feeds/pydecode.py).
 """
 from __future__ import annotations
 
@@ -33,9 +34,11 @@ if COMPILED:
     book = _load_compiled("book")
     consolidated = _load_compiled("consolidated")
     spread = _load_compiled("spread")
+    decode = _load_compiled("decode")
 else:
     from arbv2._fast import reference as _reference
 
     book = consolidated = spread = _reference
+    decode = None   # the decoders' twin is arbv2.adapters.feeds.pydecode; feeds import the compiled one
 
-__all__ = ["COMPILED", "book", "consolidated", "spread"]
+__all__ = ["COMPILED", "book", "consolidated", "decode", "spread"]
