@@ -39,6 +39,6 @@ else:
     from arbv2._fast import reference as _reference
 
     book = consolidated = spread = _reference
-    decode = None   # the decoders' twin is arbv2.adapters.feeds.pydecode; feeds import the compiled one
+    # `decode` stays the compiled submodule (imported on demand); its twin is feeds/pydecode.py
 
-__all__ = ["COMPILED", "book", "consolidated", "decode", "spread"]
+__all__ = ["COMPILED", "book", "consolidated", "spread"]
