@@ -25,7 +25,7 @@ __all__ = ["GateResult", "SCHEMA_VERSION", "STANDARD_COUNTS", "build_evidence", 
 
 SCHEMA_VERSION = 1
 RunKind = Literal["engine", "smoke", "paper", "backtest"]
-KINDS = ("smoke", "paper", "backtest")
+KINDS = ("engine", "smoke", "paper", "backtest")
 STANDARD_COUNTS = ("frames", "opportunities", "trades", "rejects", "reconnects", "resyncs")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 

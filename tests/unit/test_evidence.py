@@ -48,6 +48,15 @@ def test_document_validates_against_the_packaged_schema():
     assert "secrets" not in doc["config"] and doc["extra"]["note"] == "1.5"
 
 
+@pytest.mark.parametrize("kind", ["engine", "smoke", "paper", "backtest"])
+def test_every_run_kind_the_schema_names_is_accepted(kind):
+    # `arbv2 engine` writes kind "engine": build_evidence once refused it after the run
+    doc = _doc(kind=kind)
+    jsonschema.validate(doc, evidence.load_schema())
+    assert doc["kind"] == kind
+    assert set(evidence.KINDS) == set(evidence.load_schema()["properties"]["kind"]["enum"])
+
+
 def test_schema_rejects_a_document_missing_a_gate_reason():
     doc = _doc()
     doc["gates"][0]["reason"] = ""
