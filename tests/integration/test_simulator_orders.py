@@ -1,6 +1,7 @@
 """Auth, order matching, fees, balances and limits of the simulator, over real HTTP."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import time
@@ -88,7 +89,10 @@ async def test_upbit_market_buy_by_krw_walks_book_and_charges_fee(env):
     status, order = await _up(http, sim, "POST", "/v1/orders", {"market": "KRW-BTC", "side": "bid", "ord_type": "price",
                                                                  "price": str(budget), "identifier": "buy-1"})
     assert status == 201, order
-    assert order["state"] in ("done", "cancel") and order["volume"] is None
+    # like Upbit: the answer comes before the matching engine ran; the fill shows on GET /v1/order
+    assert order["state"] == "wait" and order["volume"] is None and order["executed_volume"] == "0"
+    status, order = await _up(http, sim, "GET", "/v1/order", {"identifier": "buy-1"})
+    assert status == 200 and order["state"] in ("done", "cancel")
     fills = [f for f in sim.truth.fills("upbit") if f["client_order_id"] == "buy-1"]
     assert len(fills) >= 1 and fills[0]["price"] == asks_before[0][0]
     funds = sum(f["funds"] for f in fills)
@@ -102,6 +106,33 @@ async def test_upbit_market_buy_by_krw_walks_book_and_charges_fee(env):
     assert sim.truth.book("upbit", "KRW-BTC", 30)[1][0] != asks_before[0] or len(fills) == 1
     status, got = await _up(http, sim, "GET", "/v1/order", {"identifier": "buy-1"})
     assert status == 200 and got["uuid"] == order["uuid"] and len(got["trades"]) == len(fills)
+
+
+async def test_upbit_fill_after_the_answer_with_a_delay_and_cancel_before_it():
+    async with SimulatorServer(seed=3, tick_interval_s=0.05, upbit_fill_delay_s=0.3) as sim, \
+            aiohttp.ClientSession() as http:
+        sim.pause_market()
+        krw_before = sim.truth.balances("upbit", UP_KEY)["KRW"]
+        body = {"market": "KRW-BTC", "side": "bid", "ord_type": "price", "price": "1000000", "identifier": "d-1"}
+        status, order = await _up(http, sim, "POST", "/v1/orders", body)
+        assert status == 201 and (order["state"], order["executed_volume"]) == ("wait", "0")
+        status, got = await _up(http, sim, "GET", "/v1/order", {"identifier": "d-1"})
+        assert (got["state"], got["executed_volume"], got["trades"]) == ("wait", "0", [])
+        assert sim.truth.locked(UP_KEY)["KRW"] == Decimal("1000000") * Decimal("1.0005")
+        assert not [f for f in sim.truth.fills("upbit") if f["client_order_id"] == "d-1"]
+        body2 = {**body, "identifier": "d-2"}
+        status, order2 = await _up(http, sim, "POST", "/v1/orders", body2)
+        status, cancelled = await _up(http, sim, "DELETE", "/v1/order", {"identifier": "d-2"})
+        assert status == 200
+        await asyncio.sleep(0.5)
+        status, got = await _up(http, sim, "GET", "/v1/order", {"identifier": "d-1"})
+        assert got["state"] in ("done", "cancel") and Decimal(got["executed_volume"]) > 0 and got["trades"]
+        status, got2 = await _up(http, sim, "GET", "/v1/order", {"identifier": "d-2"})
+        assert (got2["state"], got2["executed_volume"], got2["trades"]) == ("cancel", "0", [])
+        assert "KRW" not in sim.truth.locked(UP_KEY)
+        spent = sum(f["funds"] + f["fee"] for f in sim.truth.fills("upbit"))
+        assert sim.truth.balances("upbit", UP_KEY)["KRW"] == krw_before - spent
+        assert {f["client_order_id"] for f in sim.truth.fills("upbit")} == {"d-1"}
 
 
 async def test_upbit_order_rules(env):

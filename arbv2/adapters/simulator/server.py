@@ -45,9 +45,13 @@ class SimulatorServer:
                  accounts: Iterable[SimAccount] | None = None, faults: FaultPlan | None = None,
                  premium_mean: float = 0.02, tick_interval_s: float = 0.1, *,
                  binance_weight_limit_1m: int = 2400, upbit_idle_timeout_s: float = 120.0,
-                 binance_levels: int = 200, upbit_levels: int = 40) -> None:
+                 binance_levels: int = 200, upbit_levels: int = 40, upbit_fill_delay_s: float = 0.0) -> None:
         if tick_interval_s <= 0:
             raise ValueError("tick_interval_s must be positive")
+        if not upbit_fill_delay_s >= 0:
+            raise ValueError("upbit_fill_delay_s must be >= 0")
+        self.upbit_fill_delay_s = upbit_fill_delay_s    # POST /v1/orders answer -> matching (0: next loop turn)
+        self._match_handles: set[asyncio.Handle] = set()
         self.seed, self.tick_interval_s = seed, tick_interval_s
         self.bases = tuple(dict.fromkeys(s.upper() for s in symbols))
         if not self.bases:
@@ -134,6 +138,26 @@ class SimulatorServer:
     def resume_market(self) -> None:
         self._paused = False
 
+    # ---- Upbit order matching ------------------------------------------------------------------
+    def schedule_upbit_match(self, uuid: str) -> None:
+        """Match an accepted Upbit order after `upbit_fill_delay_s` (0: on the next loop turn).
+
+        Upbit answers POST /v1/orders before its matching engine has run (state `wait`, nothing
+        executed); the fill shows up on GET /v1/order shortly after.
+        """
+        loop = asyncio.get_running_loop()
+        handles = self._match_handles
+
+        def run() -> None:
+            handles.discard(handle)
+            order = self.upbit.execute(uuid, self.now_ms(UPBIT))
+            if order is not None:
+                self.metrics.orders.labels(UPBIT, order.state).inc()
+
+        delay = self.upbit_fill_delay_s
+        handle = loop.call_later(delay, run) if delay > 0 else loop.call_soon(run)
+        handles.add(handle)
+
     # ---- lifecycle ---------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", upbit_port: int = 0, binance_port: int = 0) -> None:
         """Bind both venues, start the market loop, and fill in the *_url attributes."""
@@ -159,6 +183,9 @@ class SimulatorServer:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        for handle in self._match_handles:      # orders still waiting for their turn stay `wait`
+            handle.cancel()
+        self._match_handles.clear()
         for venue in (UPBIT, BINANCE):
             await asyncio.gather(*(c.ws.close() for c in list(self.clients[venue])), return_exceptions=True)
         for runner in self._runners:

@@ -237,8 +237,8 @@ class UpbitApp:
         except UpbitReject:
             sim.metrics.orders.labels("upbit", "rejected").inc()
             raise
-        sim.metrics.orders.labels("upbit", order.state).inc()
-        wire = order.to_wire()
+        wire = order.to_wire()             # as accepted: state "wait", nothing executed yet
+        sim.schedule_upbit_match(order.uuid)
         if timeout:
             await asyncio.sleep(plan.order_timeout_s)
         return _json(wire, 201)

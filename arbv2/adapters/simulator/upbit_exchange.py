@@ -63,6 +63,7 @@ class UpbitOrder:
     locked: Decimal = ZERO
     trades: list[dict] = field(default_factory=list)
     reject_reason: str | None = None
+    partial_ratio: float | None = None     # the partial-fill fault drawn at entry, used at matching
 
     @property
     def remaining_volume(self) -> Decimal | None:
@@ -96,6 +97,7 @@ class UpbitExchange:
         self.books, self.wallets, self.rng = books, wallets, rng
         self.orders: dict[str, UpbitOrder] = {}
         self.open: dict[str, UpbitOrder] = {}
+        self.pending: dict[str, UpbitOrder] = {}     # accepted, not matched yet
         self.by_identifier: dict[tuple[str, str], UpbitOrder] = {}
         self.rejected: list[dict] = []
         self.fills: list[dict] = []
@@ -122,12 +124,17 @@ class UpbitExchange:
         self._release(order)
         order.state = "cancel"
         self.open.pop(order.uuid, None)
+        self.pending.pop(order.uuid, None)
         return order
 
     # ---- order entry ---------------------------------------------------------------------
     def create(self, api_key: str, body: dict, now_ms: int, created_at: str, partial_ratio: float | None,
                reject: bool) -> UpbitOrder:
-        """Validate, reserve, match; return the order (state wait/done/cancel) or raise UpbitReject."""
+        """Validate, reserve and record; return the order in state `wait` or raise UpbitReject.
+
+        Nothing is matched yet: the order waits in `pending` until `execute(uuid)` runs the
+        matching engine on it (the Upbit app schedules that right after answering).
+        """
         market, side, ord_type = body.get("market"), body.get("side"), body.get("ord_type")
         ident = body.get("identifier")
         if ident is not None:
@@ -148,10 +155,30 @@ class UpbitExchange:
         self.orders[order.uuid] = order
         if ident is not None:
             self.by_identifier[(api_key, ident)] = order
-        self._match(order, now_ms, partial_ratio)
+        order.partial_ratio = partial_ratio
+        self.pending[order.uuid] = order
+        return order
+
+    def execute(self, uuid: str, now_ms: int) -> UpbitOrder | None:
+        """Match an accepted order against the book as it is now; return it (None if not pending).
+
+        An order cancelled before its turn is left as it is. A limit order that does not cross
+        (fully) rests as `wait` and fills later in `on_book_moved`.
+        """
+        order = self.pending.pop(uuid, None)
+        if order is None or order.state != "wait":
+            return None
+        self._match(order, now_ms, order.partial_ratio)
         if order.state == "wait":
             self.open[order.uuid] = order
         return order
+
+    def execute_pending(self, now_ms: int) -> int:
+        """Match every accepted order still waiting for its turn; return how many."""
+        n = 0
+        for uid in list(self.pending):
+            n += self.execute(uid, now_ms) is not None
+        return n
 
     def _validate(self, api_key: str, body: dict, now_ms: int, created_at: str, market: object,
                   side: object, ord_type: object, ident: str | None) -> UpbitOrder:
