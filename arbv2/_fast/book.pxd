@@ -1,6 +1,7 @@
 # cython: language_level=3
 """C-level view of the L2 book, shared by the consolidated and spread kernels."""
 cimport cython
+from cpython.object cimport PyObject
 
 cdef enum:
     BOOK_BID = 0
@@ -27,6 +28,12 @@ cdef class L2Book:
     cdef Py_ssize_t _cap[2]
     cdef public long long last_update_id
     cdef public long long ts_event_ns
+    # The last result tuple of best_bid/best_ask/vwap_base/vwap_quote (owned; NULL before the
+    # first call), refilled in place when the caller kept no reference (see book.pyx).
+    cdef PyObject* _res_bid
+    cdef PyObject* _res_ask
+    cdef PyObject* _res_base
+    cdef PyObject* _res_quote
 
     cdef int _reserve(self, int side, Py_ssize_t need) except -1
     cdef void _compact(self, int side) noexcept nogil

@@ -30,6 +30,8 @@ The methods keep the GIL: frames are tens of levels, and releasing the GIL would
 the work while letting other threads see a half-applied batch.
 """
 cimport cython
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_XDECREF
 from libc.math cimport NAN, INFINITY
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memmove
@@ -42,10 +44,10 @@ cnp.import_array()
 
 BID = 0
 ASK = 1
-_TAKER_BUY = 0
-_TAKER_SELL = 1
 
 cdef enum:
+    TAKER_BUY = 0       # C constants: a module-level Python name here would cost a dict lookup
+    TAKER_SELL = 1
     NEAR = 32           # entries next to the touch: counted linearly (_count_ge_near), deleted by memmove
 
 
@@ -94,14 +96,26 @@ cdef inline Py_ssize_t _count_ge(const double* a, Py_ssize_t n, double k) noexce
 
 cdef inline Py_ssize_t _find(const double* a, Py_ssize_t n, double k) noexcept nogil:
     """Smallest i in [0, n] with a[i] >= k (a ascending, best last; most lookups are near the end)."""
-    cdef Py_ssize_t c, m, half
+    cdef Py_ssize_t c, m, half, g
+    cdef double x
     cdef const double* b
     if n <= NEAR:
         return n - _count_ge(a, n, k)
     c = _count_ge_near(a + n - NEAR, k)      # NEAR == 32
     if c < NEAR:
         return n - c
-    # a[n - NEAR] >= k: branch-free lower bound in a[0 : n - NEAR] (answer in [0, n - NEAR]).
+    # Far from the touch: guess the index by interpolating on the key span (levels sit on a
+    # tick grid, and tombstones keep it dense), then count over a 32-entry window around it.
+    x = (k - a[0]) / (a[n - 1] - a[0]) * <double>(n - 1) - <double>(NEAR // 2)
+    g = 0
+    if x >= <double>(n - 2 * NEAR):            # clamp in floating point, then convert
+        if n > 2 * NEAR:
+            g = n - 2 * NEAR
+    elif x >= 0.0:
+        g = <Py_ssize_t>x
+    if (g == 0 or a[g] < k) and a[g + NEAR - 1] >= k:
+        return g + NEAR - _count_ge_near(a + g, k)
+    # Guess missed: branch-free lower bound in a[0 : n - NEAR] (answer in [0, n - NEAR]).
     m = n - NEAR
     b = a
     while m > 1:
@@ -126,29 +140,70 @@ cdef int _taker_side_slow(object side) except -1:
     if isinstance(side, str):                  # plain str and str-enums such as core.model.Side
         if side == "buy":
             _seen_buy = side
-            return _TAKER_BUY
+            return TAKER_BUY
         if side == "sell":
             _seen_sell = side
-            return _TAKER_SELL
+            return TAKER_SELL
     elif isinstance(side, int):
         if side == 0:
-            return _TAKER_BUY
+            return TAKER_BUY
         if side == 1:
-            return _TAKER_SELL
+            return TAKER_SELL
     raise ValueError(f"side: expected 'buy'/'sell' (or 0/1), got {side!r}")
 
 
 cdef inline int _taker_side(object side) except -1:
     if side is _S_BUY or side is _seen_buy or side is _I_BUY:
-        return _TAKER_BUY
+        return TAKER_BUY
     if side is _S_SELL or side is _seen_sell or side is _I_SELL:
-        return _TAKER_SELL
+        return TAKER_SELL
     return _taker_side_slow(side)
 
 
 def taker_side(side) -> int:
     """Return 0 for a taker buy, 1 for a taker sell ('buy'/'sell', Side enum or 0/1)."""
     return _taker_side(side)
+
+
+cdef extern from *:
+    """
+    /* Result tuples reused in place, as CPython's zip() and dict.items() iterators do: the book
+       keeps a reference to the tuple it returned last; when that is the only reference left
+       (the caller dropped or unpacked it), the next call refills it instead of allocating, and
+       a float item only the tuple references is overwritten in place. A tuple or float anyone
+       else still holds is never touched, so callers see ordinary fresh tuples. */
+    static PyObject* arbv2_result(PyObject** slot, Py_ssize_t n) {
+        PyObject* t = *slot;
+        Py_ssize_t i;
+        if (t != NULL && Py_REFCNT(t) == 1) { Py_INCREF(t); return t; }
+        t = PyTuple_New(n);
+        if (t == NULL) return NULL;
+        for (i = 0; i < n; i++) { Py_INCREF(Py_None); PyTuple_SET_ITEM(t, i, Py_None); }
+        Py_XDECREF(*slot);
+        Py_INCREF(t);
+        *slot = t;
+        return t;
+    }
+    static int arbv2_put_float(PyObject* t, Py_ssize_t i, double v) {
+        PyObject* o = PyTuple_GET_ITEM(t, i);
+        PyObject* f;
+        if (Py_REFCNT(o) == 1 && PyFloat_CheckExact(o)) { ((PyFloatObject*)o)->ob_fval = v; return 0; }
+        f = PyFloat_FromDouble(v);
+        if (f == NULL) return -1;
+        PyTuple_SET_ITEM(t, i, f);
+        Py_DECREF(o);
+        return 0;
+    }
+    static void arbv2_put_obj(PyObject* t, Py_ssize_t i, PyObject* v) {
+        PyObject* o = PyTuple_GET_ITEM(t, i);
+        Py_INCREF(v);
+        PyTuple_SET_ITEM(t, i, v);
+        Py_DECREF(o);
+    }
+    """
+    object _result "arbv2_result" (PyObject** slot, Py_ssize_t n)
+    int _put_float "arbv2_put_float" (object t, Py_ssize_t i, double v) except -1
+    void _put_obj "arbv2_put_obj" (object t, Py_ssize_t i, object v)
 
 
 # Python ints 0..255 for the walks' level counts (a tuple lookup instead of PyLong_FromSsize_t).
@@ -222,12 +277,17 @@ cdef class L2Book:
                 raise MemoryError()
         self.last_update_id = -1
         self.ts_event_ns = 0
+        self._res_bid = self._res_ask = self._res_base = self._res_quote = NULL
 
     def __dealloc__(self):
         cdef int s
         for s in range(2):
             free(self._keys[s])
             free(self._qtys[s])
+        Py_XDECREF(self._res_bid)
+        Py_XDECREF(self._res_ask)
+        Py_XDECREF(self._res_base)
+        Py_XDECREF(self._res_quote)
 
     cdef int _reserve(self, int side, Py_ssize_t need) except -1:
         cdef Py_ssize_t cap = self._cap[side]
@@ -446,14 +506,20 @@ cdef class L2Book:
         cdef Py_ssize_t n = self._n[0]
         if n == 0:
             return None
-        return (self._keys[0][n - 1], self._qtys[0][n - 1])
+        t = _result(&self._res_bid, 2)
+        _put_float(t, 0, self._keys[0][n - 1])
+        _put_float(t, 1, self._qtys[0][n - 1])
+        return t
 
     def best_ask(self):
         """Return (price, qty) of the best ask, or None."""
         cdef Py_ssize_t n = self._n[1]
         if n == 0:
             return None
-        return (-self._keys[1][n - 1], self._qtys[1][n - 1])
+        t = _result(&self._res_ask, 2)
+        _put_float(t, 0, -self._keys[1][n - 1])
+        _put_float(t, 1, self._qtys[1][n - 1])
+        return t
 
     def mid(self):
         """Return (best bid + best ask) / 2, NaN when a side is empty."""
@@ -571,8 +637,13 @@ cdef class L2Book:
         cdef int t = _taker_side(side)
         if _bad_qty(qty):
             raise ValueError(f"qty: must be finite and >= 0, got {qty!r}")
-        cdef Walk w = self.walk_base(BOOK_ASK if t == _TAKER_BUY else BOOK_BID, qty)
-        return (w.avg, w.filled, w.worst, _pyint(w.levels))
+        cdef Walk w = self.walk_base(BOOK_ASK if t == TAKER_BUY else BOOK_BID, qty)
+        r = _result(&self._res_base, 4)
+        _put_float(r, 0, w.avg)
+        _put_float(r, 1, w.filled)
+        _put_float(r, 2, w.worst)
+        _put_obj(r, 3, _pyint(w.levels))
+        return r
 
     def vwap_quote(self, side, double quote_amount):
         """Walk the opposite side spending (buy) or receiving (sell) a quote notional.
@@ -582,8 +653,14 @@ cdef class L2Book:
         cdef int t = _taker_side(side)
         if _bad_qty(quote_amount):
             raise ValueError(f"quote_amount: must be finite and >= 0, got {quote_amount!r}")
-        cdef Walk w = self.walk_quote(BOOK_ASK if t == _TAKER_BUY else BOOK_BID, quote_amount)
-        return (w.avg, w.filled, w.spent, w.worst, _pyint(w.levels))
+        cdef Walk w = self.walk_quote(BOOK_ASK if t == TAKER_BUY else BOOK_BID, quote_amount)
+        r = _result(&self._res_quote, 5)
+        _put_float(r, 0, w.avg)
+        _put_float(r, 1, w.filled)
+        _put_float(r, 2, w.spent)
+        _put_float(r, 3, w.worst)
+        _put_obj(r, 4, _pyint(w.levels))
+        return r
 
     def __repr__(self):
         return (f"L2Book(bids={self._n[0] - self._dead[0]}, asks={self._n[1] - self._dead[1]}, "
