@@ -40,6 +40,13 @@ STREAM_REALTIME = 1
 cdef enum:
     MAX_DEPTH = 64
     INITIAL_CAP = 64
+    # C twins of the Upbit constants above (a module-level Python name costs a dict lookup).
+    C_KIND_OTHER = 0
+    C_KIND_ORDERBOOK = 1
+    C_KIND_STATUS = 2
+    C_KIND_ERROR = 3
+    C_STREAM_SNAPSHOT = 0
+    C_STREAM_REALTIME = 1
 
 cdef double[23] POW10
 cdef int _k
@@ -211,7 +218,7 @@ cdef double _to_double(const unsigned char* b, Py_ssize_t i, Py_ssize_t e) noexc
         exp10 += -ex if exneg else ex
     if m == 0:
         return -0.0 if neg else 0.0
-    if not inexact and m <= 9007199254740992 and -22 <= exp10 <= 22:
+    if not inexact and m <= 9007199254740992ULL and -22 <= exp10 <= 22:    # C literal: no Python int
         if exp10 >= 0:
             v = <double>m * POW10[exp10]
         else:
@@ -604,6 +611,7 @@ cdef class UpbitOrderbookDecoder(_Buffers):
     cdef readonly int stream_type
     cdef readonly str code
     cdef int _seen
+    cdef str _last_code
 
     def decode(self, raw):
         """Decode one frame; return KIND_ORDERBOOK, KIND_STATUS, KIND_ERROR or KIND_OTHER.
@@ -616,7 +624,7 @@ cdef class UpbitOrderbookDecoder(_Buffers):
         self.n_asks = 0
         self._seen = 0
         self.timestamp_ms = 0
-        self.stream_type = STREAM_REALTIME
+        self.stream_type = C_STREAM_REALTIME
         self.code = None
         cdef Py_ssize_t i = _ws(b, 0, n)
         if i >= n or b[i] != 123:
@@ -627,21 +635,32 @@ cdef class UpbitOrderbookDecoder(_Buffers):
         cdef int seen = self._seen
         if seen & G_TYPE:
             if not _is(b, ts, te, b"orderbook", 9):
-                return KIND_OTHER
+                return C_KIND_OTHER
             if (seen & (G_CODE | G_TMS | G_OBU)) != (G_CODE | G_TMS | G_OBU):
                 _fail("orderbook lacks code, timestamp or units", 0)
             if seen & G_ST:
                 if _is(b, ss, se, b"SNAPSHOT", 8):
-                    self.stream_type = STREAM_SNAPSHOT
+                    self.stream_type = C_STREAM_SNAPSHOT
                 elif not _is(b, ss, se, b"REALTIME", 8):
                     _fail("unknown stream_type", ss)
-            self.code = PyUnicode_DecodeUTF8(<const char*>b + cs, ce - cs, NULL)
-            return KIND_ORDERBOOK
+            self.code = self._code_str(b + cs, ce - cs)
+            return C_KIND_ORDERBOOK
         if seen & G_STATUS:
-            return KIND_STATUS
+            return C_KIND_STATUS
         if seen & G_ERROR:
-            return KIND_ERROR
-        return KIND_OTHER
+            return C_KIND_ERROR
+        return C_KIND_OTHER
+
+    cdef str _code_str(self, const unsigned char* s, Py_ssize_t k):
+        # A feed repeats a handful of market codes: reuse the last str when the bytes match.
+        cdef Py_ssize_t m
+        cdef const char* u
+        if self._last_code is not None:
+            u = PyUnicode_AsUTF8AndSize(self._last_code, &m)
+            if m == k and memcmp(u, s, k) == 0:
+                return self._last_code
+        self._last_code = PyUnicode_DecodeUTF8(<const char*>s, k, NULL)
+        return self._last_code
 
     cdef int _mark(self, int bit, Py_ssize_t pos) except -1:
         if self._seen & bit:
@@ -720,13 +739,19 @@ cdef class UpbitOrderbookDecoder(_Buffers):
             if i < n and b[i] == 125:
                 _fail("empty unit", i)
             while True:
-                if i >= n or b[i] != 34:
-                    _fail("expected a key", i)
-                ks = i + 1
-                i = _string(b, i, n, &esc)
-                ke = i - 1
-                if esc:
-                    _fail("escaped key", ks)
+                if (i + 3 < n and b[i] == 34 and b[i + 3] == 34 and (b[i + 1] == 97 or b[i + 1] == 98)
+                        and (b[i + 2] == 112 or b[i + 2] == 115)):
+                    ks = i + 1                  # SIMPLE keys "ap" "as" "bp" "bs": no escape possible
+                    ke = i + 3
+                    i += 4
+                else:
+                    if i >= n or b[i] != 34:
+                        _fail("expected a key", i)
+                    ks = i + 1
+                    i = _string(b, i, n, &esc)
+                    ke = i - 1
+                    if esc:
+                        _fail("escaped key", ks)
                 i = _ws(b, i, n)
                 if i >= n or b[i] != 58:
                     _fail("expected ':'", i)
@@ -777,8 +802,34 @@ cdef int _unit_bit(int seen, int bit, Py_ssize_t pos) except -1:
 
 cdef Py_ssize_t _num(const unsigned char* b, Py_ssize_t i, Py_ssize_t n, double* out) except -1:
     """Parse a JSON number that must be finite and >= 0."""
-    cdef Py_ssize_t e = _number(b, i, n, True)
-    cdef double v = _to_double(b, i, e)
+    cdef Py_ssize_t j = i, d, e
+    cdef uint64_t m = 0
+    cdef double v
+    # One pass for the common shape (Upbit's prices and sizes): "0" or [1-9][0-9]*, optionally
+    # "." [0-9]+, at most 19 characters, no sign or exponent. The value is the one _to_double
+    # gives for it (m / 10**fraction_digits, exact when m <= 2**53); any other shape, or a
+    # digit run that does not end there, takes the general path below (same errors as before).
+    if j < n and b[j] == 48:
+        j += 1
+    else:
+        while j < n and 48 <= b[j] <= 57:
+            m = m * 10 + (b[j] - 48)
+            j += 1
+    d = 0
+    if j > i and j < n and b[j] == 46:
+        j += 1
+        while j < n and 48 <= b[j] <= 57:
+            m = m * 10 + (b[j] - 48)
+            j += 1
+            d += 1
+        if d == 0:
+            j = i                               # "1." is malformed: let the general path say so
+    if (j > i and j - i <= 19 and m <= 9007199254740992ULL
+            and not (j < n and (b[j] == 101 or b[j] == 69 or 48 <= b[j] <= 57))):
+        out[0] = <double>m / POW10[d] if d else <double>m
+        return j
+    e = _number(b, i, n, True)
+    v = _to_double(b, i, e)
     if not isfinite(v) or v < 0.0:
         _fail("number not finite and >= 0", i)
     out[0] = v
