@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 Kind = Literal["engine", "smoke", "paper"]
 COUNTERS = ("frames", "malformed_frames", "gaps", "resyncs", "reconnects", "opportunities", "round_trips",
             "rejects", "risk_blocks", "executions_failed")
+BOOK_SETTLE_S = 5.0   # grace at the end of a run for a resync under way (HealthWatch.settle)
 
 
 @dataclass
@@ -93,6 +94,20 @@ class HealthWatch:
             self.sample()
             await asyncio.sleep(every_s)
 
+    async def settle(self, timeout_s: float, every_s: float = 0.1) -> None:
+        """Sample until every book is in sync again, for at most `timeout_s`.
+
+        A fault can land on the run's last second (a drop every 15 s ends a 60 s run): a resync
+        under way gets this grace before "in sync at the end" is judged. A book that never synced
+        during the run gets none.
+        """
+        deadline = time.monotonic() + timeout_s
+        self.sample()
+        while (time.monotonic() < deadline and all(k in self.ever_synced for k in self.books)
+               and not all(self.last.get(k, False) for k in self.books)):
+            await asyncio.sleep(every_s)
+            self.sample()
+
     def verdict(self) -> tuple[bool, str]:
         never = [f"{v.value} {s}" for v, s in self.books if (v, s) not in self.ever_synced]
         stale = [f"{v.value} {s}" for v, s in self.books if not self.last.get((v, s), False)]
@@ -142,7 +157,7 @@ async def _run_until_stopped(rt: Runtime, watch: HealthWatch, duration_s: float 
     try:
         await asyncio.wait({task, stopper}, timeout=duration_s, return_when=asyncio.FIRST_COMPLETED)
         if not task.done():
-            watch.sample()          # the books as they stand when we stop, feed still up
+            await watch.settle(BOOK_SETTLE_S)   # the books as they stand when we stop, feed still up
             rt.engine.stop()
         try:
             await task
