@@ -6,9 +6,9 @@ virtual nanosecond counter: when every task is waiting on a timer, the loop jump
 that timer instead of blocking. `asyncio.sleep`, `asyncio.wait_for` timeouts, the MockAdapter's
 latency and the executor's backoffs all run in recorded time, in a fixed order.
 
-The replay driver moves time forward itself between frames (`advance_to`), and yields to the
-loop only when something is due before the next frame (`due`), so a quiet stretch of frames
-costs no event-loop round trip.
+The replay driver moves time forward itself between frames (`step_to`, or `due` then
+`advance_to`), and yields to the loop only when something is due before the next frame, so a
+quiet stretch of frames costs no event-loop round trip.
 """
 from __future__ import annotations
 
@@ -80,6 +80,20 @@ class ReplayLoop(asyncio.SelectorEventLoop):
         vns = int(epoch_ns) - self.origin_ns
         if vns > self._vns:
             self._vns = vns
+
+    def step_to(self, epoch_ns: int) -> bool:
+        """Move recorded time to `epoch_ns` unless something is due first (one call per frame).
+
+        Return True, time unchanged, when a callback is ready or a live timer fires at or before
+        `epoch_ns` (the caller lets the loop run them, then asks again); otherwise advance as
+        `advance_to` does and return False.
+        """
+        if self._ready or (self._scheduled and self.due(epoch_ns)):
+            return True
+        vns = epoch_ns - self.origin_ns
+        if vns > self._vns:
+            self._vns = vns
+        return False
 
     def due(self, epoch_ns: int) -> bool:
         """Return True when a callback is ready or a live timer fires at or before `epoch_ns`."""

@@ -27,13 +27,15 @@ from arbv2.adapters.memory.state_store import MemoryStateStore
 from arbv2.adapters.memory.trade_store import MemoryTradeStore
 from arbv2.adapters.mock.exchange import MockAdapter
 from arbv2.adapters.recording import rules as rec_rules
-from arbv2.adapters.recording.reader import iter_frames, read_meta, segments
+from arbv2.adapters.recording.format import RECORD_HEAD, VENUES
+from arbv2.adapters.recording.reader import iter_blocks, iter_frames, read_meta, segments
 from arbv2.app.evidence import build_evidence
 from arbv2.app.kpi import compute_kpis, kpi_gate
 from arbv2.app.runtime import PAPER_BALANCES
 from arbv2.core.config import Config
 from arbv2.core.engine import ArbitrageEngine
 from arbv2.core.model import Venue
+from arbv2.ports.metrics import CycleStage
 
 _NS = 1_000_000_000
 _PROGRESS_EVERY = 1 << 15
@@ -75,6 +77,21 @@ def opportunity_digest(opps: list[OpportunityRecord]) -> str:
     return h.hexdigest()
 
 
+class ReplayMetrics(MemoryMetrics):
+    """The replay's Metrics port: counters and gauges as MemoryMetrics, no latency series.
+
+    A replay's cycle and stage latencies are recorded-time differences, not measurements (the
+    engine's cycle is 0 ns of virtual time) and no evidence reads them, so they are not kept:
+    that is two deque appends fewer per frame. Counters (rejects, risk blocks, failures) are.
+    """
+
+    def observe_cycle(self, seconds: float) -> None:
+        pass
+
+    def observe_stage(self, stage: CycleStage, seconds: float) -> None:
+        pass
+
+
 @dataclass(slots=True)
 class Assembly:
     """The replay engine's parts: the feed, the paper venues, the memory stores, the engine."""
@@ -92,7 +109,7 @@ def build_assembly(cfg: Config, clock: Any, meta: dict[str, Any], feed: MarketDa
     `feed` lets a live session (tests comparing live with replay) ride the same assembly on a
     socket-fed MarketData.
     """
-    metrics = metrics or MemoryMetrics(cfg.symbols)
+    metrics = metrics or ReplayMetrics(cfg.symbols)
     # the replay feed reports no stage timings: they are wall-clock figures, not evidence
     feed = feed if feed is not None else MarketData(cfg, clock=clock)
     brules = rec_rules.binance_rules(meta, cfg.symbols)
@@ -149,17 +166,13 @@ class _Replay:
     async def run(self) -> BacktestResult:
         parts = build_assembly(self.cfg, self.clock, self.meta)
         engine = parts.engine
-        decide = engine.decide
         opps = self.opps
 
-        def logged_decide(base: str, now_ns: int):
-            opp = decide(base, now_ns)
-            if opp is not None:
-                opps.append(OpportunityRecord(now_ns, base, opp.action.value, opp.direction.value,
-                                              opp.edge_bps, opp.qty_base))
-            return opp
+        def log_opportunity(opp, now_ns: int) -> None:   # every decision, before risk sees it
+            opps.append(OpportunityRecord(now_ns, opp.base, opp.action.value, opp.direction.value,
+                                          opp.edge_bps, opp.qty_base))
 
-        engine.decide = logged_decide          # observe decisions without changing them
+        engine.on_opportunity = log_opportunity     # observe decisions without changing them
         wall0 = time.perf_counter()
         first, last = await self._drive(parts)
         await engine.shutdown()
@@ -174,34 +187,49 @@ class _Replay:
         """Feed every frame at its recorded time; let due timers and tasks run first, in order.
 
         REST snapshots (kind rest_book) enter the feed's `handle_frame` exactly as they did live.
-        Bases are handed to the engine sorted: a set's order varies with the hash seed, and the
-        order of two same-frame decisions must not.
+        The engine sorts a frame's bases itself (a set's order varies with the hash seed; the
+        order of two same-frame decisions must not). The records of each decompressed block are
+        walked here, not through a generator: this loop is the replay's per-frame overhead.
         """
-        loop, handle_frame, process = self.loop, parts.feed.handle_frame, parts.engine.process
+        loop, process = self.loop, parts.engine.process
+        handlers = tuple(parts.feed.frame_handler(v) for v in VENUES)   # by the record's venue index
+        step, sleep = loop.step_to, asyncio.sleep
+        unpack, head = RECORD_HEAD.unpack_from, RECORD_HEAD.size
         trade_from = self.start_ns if self.start_ns is not None else -1
-        sleep, due, advance = asyncio.sleep, loop.due, loop.advance_to
+        hi = self.end_ns if self.end_ns is not None else 1 << 64
         origin = loop.origin_ns
         prog = [0, 0]
+        bar_at = _PROGRESS_EVERY if self.progress else 1 << 62
         first = last = None
         n = 0
-        for ts, venue, _kind, payload in iter_frames(self.data, None, self.end_ns, prog):
-            while due(ts):
-                await sleep(max(0, ts - origin - loop.virtual_ns) / _NS)
-            advance(ts)
-            bases = handle_frame(venue, payload, ts)
-            n += 1
-            if ts >= trade_from:
-                if first is None:
-                    first = ts
-                last = ts
-                if bases:
-                    process(bases if len(bases) == 1 else sorted(bases))
-            if self.progress and not n % _PROGRESS_EVERY:
-                _bar(prog, n)
+        for raw in iter_blocks(self.data, prog):
+            pos, end = 0, len(raw)
+            while pos < end:
+                ts, venue, _kind, size = unpack(raw, pos)
+                if ts >= hi:
+                    break
+                pos += head
+                while step(ts):
+                    await sleep(max(0, ts - origin - loop.virtual_ns) / _NS)
+                bases = handlers[venue](raw[pos:pos + size], ts)
+                pos += size
+                n += 1
+                if ts >= trade_from:
+                    last = ts
+                    if first is None:
+                        first = ts
+                    if bases:
+                        process(bases)
+            else:
+                if n >= bar_at:
+                    _bar(prog, n)
+                    bar_at = n + _PROGRESS_EVERY
+                continue
+            break                                    # end_ns reached
         self.frames = n
         if first is None:
             raise ValueError(f"{self.data}: no frame in the requested window")
-        while due(last):
+        while loop.due(last):
             await sleep(max(0, last - origin - loop.virtual_ns) / _NS)
         return first, last
 

@@ -10,6 +10,7 @@ the cache rate, so the hot path only touches plain ints.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 from typing import Callable
@@ -27,6 +28,7 @@ from arbv2.ports.metrics import CycleStage, Metrics
 from arbv2.ports.rate_limit import RateLimiter
 
 log = logging.getLogger("arbv2.feeds")
+_UPBIT, _BINANCE = Venue.UPBIT, Venue.BINANCE_USDM
 OnFrame = Callable[[str, "bytes | str", int], None]
 
 
@@ -59,6 +61,8 @@ class MarketData:
         self._venues = {Venue.UPBIT.value: self.upbit, Venue.BINANCE_USDM.value: self.binance}
         # one flat lookup for the hot path; Venue is a str enum, so Venue.UPBIT and "upbit" hit the same key
         self._feeds = {(v, sym): f for v, part in self._venues.items() for sym, f in part.by_symbol.items()}
+        # `book` is called twice per decision: the Venue members go by identity, not by tuple hash + str compare
+        self._upbit_syms, self._binance_syms = self.upbit.by_symbol, self.binance.by_symbol
         self.upbit.sink = lambda raw, ts: self._ingest(Venue.UPBIT.value, raw, ts)
         self.binance.sink = lambda raw, ts: self._ingest(Venue.BINANCE_USDM.value, raw, ts)
         self._listener: Callable[[set[str], int], None] | None = None
@@ -76,6 +80,20 @@ class MarketData:
             self._metrics.observe_stage(CycleStage.PARSE, feed.parse_ns / 1e9)
             self._metrics.observe_stage(CycleStage.MERGE, feed.merge_ns / 1e9)
         return changed
+
+    def frame_handler(self, venue: str) -> Callable[[bytes | str, int], "set[str] | frozenset[str]"]:
+        """Return `handle_frame` bound to `venue`, for a caller that feeds one venue many frames (replay).
+
+        Without a metrics port that is the venue part's own `handle_frame` (what `handle_frame`
+        calls after its venue lookup); with one, the full `handle_frame`, so stage timings are kept.
+        """
+        try:
+            part = self._venues[venue]
+        except KeyError:
+            raise ValueError(f"venue: {venue!r} is not one of {', '.join(self._venues)}") from None
+        if self._metrics is None:
+            return part.handle_frame
+        return functools.partial(self.handle_frame, venue)
 
     def set_listener(self, listener: Callable[[set[str], int], None] | None) -> None:
         """Call `listener(changed_bases, frame_in_hand_ns)` after every socket frame that changed a book."""
@@ -103,6 +121,11 @@ class MarketData:
 
     def book(self, venue: Venue | str, symbol: str):
         """Return the `_fast` L2Book of venue+symbol ("BTC/KRW", "BTC/USDT:USDT", "USDT/KRW"); read only."""
+        feeds = self._upbit_syms if venue is _UPBIT else self._binance_syms if venue is _BINANCE else None
+        if feeds is not None:
+            feed = feeds.get(symbol)
+            if feed is not None:
+                return feed.book
         return self._feed(venue, symbol).book
 
     def health(self, venue: Venue | str, symbol: str) -> BookHealth:
@@ -129,7 +152,13 @@ class MarketData:
 
     def usdt_krw(self) -> float | None:
         """Return KRW per USDT: the Upbit KRW-USDT mid (or the configured fixed rate)."""
-        return self.fixed_fx if self.fixed_fx is not None else self.upbit.usdt_krw()
+        if self.fixed_fx is not None:
+            return self.fixed_fx
+        fx = self.upbit.fx                     # UpbitMarketData.usdt_krw, inlined: once per decision
+        if fx is None or not fx.synced:
+            return None
+        m = fx.book.mid()
+        return m if m == m else None           # NaN while a side is empty
 
     def premium(self, base: str) -> float | None:
         """Return the mid premium upbit_krw / (binance_usdt * usdt_krw) - 1, or None while a quote is missing."""

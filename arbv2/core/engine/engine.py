@@ -31,6 +31,10 @@ from arbv2.ports.stores import StateStore, TradeStore
 log = logging.getLogger(__name__)
 _NS = 1_000_000_000
 _ACTIVE = (SymbolState.ENTERING, SymbolState.HEDGED, SymbolState.EXITING, SymbolState.FAILED)
+# hot-path constants: module globals are cheaper than enum attribute lookups per decision
+_FLAT, _HEDGED = SymbolState.FLAT, SymbolState.HEDGED
+_UPBIT, _BINANCE = Venue.UPBIT, Venue.BINANCE_USDM
+_DETECT = CycleStage.DETECT
 
 
 class ArbitrageEngine:
@@ -47,6 +51,10 @@ class ArbitrageEngine:
     funding_rate
         Return the perp's last funding rate for a base asset (fraction per 8 h); None = 0.
     """
+
+    #: Observer of decisions: `on_opportunity(opp, now_ns)` for every Opportunity `decide` returns
+    #: in `process`, before risk sees it (the backtest logs them); None: nobody watches.
+    on_opportunity: Callable[[Opportunity, int], None] | None = None
 
     def __init__(self, cfg: Config, *, market_data: MarketDataPort, exchanges: Mapping[Venue, ExchangePort],
                  trade_store: TradeStore, state_store: StateStore, metrics: Metrics, clock: Clock,
@@ -96,18 +104,19 @@ class ArbitrageEngine:
         anchor, sends nothing.
         """
         slot = self.slots[base]
-        fx = self.md.usdt_krw()
+        md = self.md
+        fx = md.usdt_krw()
         if not fx:
             return None
         su, sb = self._syms[base]
-        ub = self.md.book(Venue.UPBIT, su)
-        bb = self.md.book(Venue.BINANCE_USDM, sb)
+        ub = md.book(_UPBIT, su)
+        bb = md.book(_BINANCE, sb)
         if ub is None or bb is None:
             return None
         state = slot.state
-        if state is SymbolState.FLAT:
+        if state is _FLAT:
             return self.detector.evaluate(base, ub, bb, fx, now_ns)
-        if state is SymbolState.HEDGED:
+        if state is _HEDGED:
             return self.detector.evaluate(base, ub, bb, fx, now_ns, slot.holding())
         self.detector.evaluate(base, ub, bb, fx, now_ns, entries=False)   # keep the anchor moving
         return None
@@ -129,15 +138,18 @@ class ArbitrageEngine:
         now = clock.now_ns()
         self.frames += 1
         slots = self.slots
+        decide = self.decide
         for base in sorted(bases) if len(bases) > 1 else bases:   # a stable order, whatever the hash seed
             if base not in slots:
                 continue
-            opp = self.decide(base, now)
+            opp = decide(base, now)
             if opp is not None:
+                if self.on_opportunity is not None:
+                    self.on_opportunity(opp, now)
                 self._act(opp, now, t0)
         t1 = clock.monotonic_ns()
         metrics = self.metrics
-        metrics.observe_stage(CycleStage.DETECT, (t1 - t0) / 1e9)
+        metrics.observe_stage(_DETECT, (t1 - t0) / 1e9)
         metrics.observe_cycle((t1 - (frame_ns or t0)) / 1e9)
         self._last_cycle_ns = t1
         if now - self._last_flush_ns >= self.cfg.storage.premium_flush_interval_s * _NS:

@@ -165,7 +165,18 @@ class OpportunityDetector:
                                     sig.costs, anchor if anchor == anchor else 0.0)
         sig.last_quote = q
         sig.last_ns = now_ns
-        self._advance_anchor(sig, q.mid_premium, now_ns)
+        mid = q.mid_premium
+        if mid == mid:                          # advance the EMA anchor by event time
+            if anchor != anchor:
+                sig.anchor = mid
+                sig.anchor_ns = sig.first_ns = now_ns
+            else:
+                dt = now_ns - sig.anchor_ns
+                if dt > 0:
+                    hl = self._halflife_ns
+                    w = 0.5 ** (dt / hl) if hl > 0.0 else 0.0
+                    sig.anchor = w * anchor + (1.0 - w) * mid
+                    sig.anchor_ns = now_ns
         if not q.complete:
             return None
         if holding is not None:
@@ -196,21 +207,6 @@ class OpportunityDetector:
         edge, be = self._exit_edge(sig, q, holding)
         return self._make(base, Action.EXIT, holding.direction, q, holding.open_premium, edge, be,
                           upbit_book, binance_book, usdt_krw, now_ns, reason)
-
-    def _advance_anchor(self, sig: _Signal, mid: float, now_ns: int) -> None:
-        if mid != mid:
-            return
-        if sig.anchor != sig.anchor:
-            sig.anchor = mid
-            sig.anchor_ns = now_ns
-            sig.first_ns = now_ns
-            return
-        dt = now_ns - sig.anchor_ns
-        if dt <= 0:
-            return
-        w = 0.5 ** (dt / self._halflife_ns) if self._halflife_ns > 0.0 else 0.0
-        sig.anchor = w * sig.anchor + (1.0 - w) * mid
-        sig.anchor_ns = now_ns
 
     @staticmethod
     def _exit_edge(sig: _Signal, q, holding: Holding) -> tuple[float, float]:
