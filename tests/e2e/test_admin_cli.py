@@ -32,8 +32,8 @@ class Engine:
     async def kill(self, flatten: bool) -> None:
         self.calls.append(("kill", flatten))
 
-    def set_thresholds(self, **kv) -> None:
-        self.calls.append(("set", kv))
+    def set_thresholds(self, base=None, **kv) -> None:
+        self.calls.append(("set", {**kv, **({"symbol": base} if base else {})}))
 
     def status(self) -> dict:
         return {"state": {"BTC": "running"}, "positions": {}, "health": {"BTC": True}}
