@@ -216,6 +216,7 @@ async def _judge(rt: Runtime, kind: Kind, started_ns: int, ended_ns: int, crash:
     rec = rt.metrics.recorder
     counts = {name: _total(rec, name) for name in COUNTERS}
     trips = await rt.trade_store.trades(started_ns, ended_ns + 1)
+    counts["trades"] = len(trips)     # round trips started in the run, as the backtest counts them
     kpis = compute_kpis(trips)
     samples = list(rec.cycle_seconds)
     lat = latency_summary_us(samples)
