@@ -147,8 +147,9 @@ def _kill(eng) -> None:
     assert eng.wait(10) == -signal.SIGKILL
 
 
-def test_sigkill_mid_execution_loses_nothing_and_sends_nothing_twice(procs, tmp_path, pg_schema_dsn,
-                                                                     redis_url, redis_prefix):
+def test_sigkill_mid_execution_loses_nothing_and_sends_nothing_twice(tmp_path, pg_schema_dsn, redis_url,
+                                                                     redis_prefix, procs):
+    # `procs` last: set up last, torn down first, so no engine still holds the schema when it is dropped
     t0 = time.monotonic()
     sim_proc = procs.start("sim", [procs.arbv2, "sim", "--upbit-port", "0", "--binance-port", "0", "--seed", "7"],
                            procs.env())
