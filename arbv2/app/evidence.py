@@ -7,15 +7,14 @@ temporary file in the same directory, then os.replace), so a reader never sees h
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import tempfile
 import time
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
+from arbv2.adapters.common.files import atomic_write
 from arbv2.app.kpi import GateResult, compute_kpis, latency_summary_us
 from arbv2.core.config import Config, to_plain
 from arbv2.core.model import RoundTrip
@@ -118,20 +117,7 @@ def evidence_path(run_id: str, directory: str | Path = "evidence") -> Path:
 
 def write_evidence(doc: Mapping[str, Any], directory: str | Path = "evidence") -> Path:
     """Write the document atomically to <directory>/<run id>.json and return the path."""
-    path = evidence_path(doc["run_id"], directory)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = _dumps(doc).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(evidence_path(doc["run_id"], directory), _dumps(doc).encode("utf-8"))
 
 
 def read_evidence(run_id: str, directory: str | Path = "evidence") -> dict[str, Any]:

@@ -24,6 +24,7 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
+from arbv2.adapters.common.files import atomic_write
 from arbv2.adapters.recording.reader import recording_span
 from arbv2.app.backtest import iter_windows, run_backtest
 from arbv2.core.config import Config, load_config
@@ -199,13 +200,8 @@ def table(report: Mapping[str, Any]) -> str:
 
 def write_overlay(overlay: Mapping[str, Any], path: str | Path) -> Path:
     """Write the chosen overlay as a config file that `--config` (or load_config) accepts."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text("# written by `arbv2 tune`: the recommended overlay\n"
-                   + yaml.safe_dump(dict(overlay), sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    text = "# written by `arbv2 tune`: the recommended overlay\n" + yaml.safe_dump(dict(overlay), sort_keys=True)
+    return atomic_write(path, text.encode("utf-8"))
 
 
 def default_workers() -> int:

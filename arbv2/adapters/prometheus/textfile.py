@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+from arbv2.adapters.common.files import atomic_write
+
 PREFLIGHT_FILENAME = "v2_preflight.prom"
 CHECK_METRIC = "arbv2_preflight_check"
 TIMESTAMP_METRIC = "arbv2_preflight_timestamp_seconds"
@@ -63,16 +65,4 @@ def write_preflight_textfile(path: str | os.PathLike[str],
     dest = Path(path)
     if dest.is_dir():
         dest = dest / PREFLIGHT_FILENAME
-    body = render_preflight(results, ts_s).encode("utf-8")
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(body)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return dest
+    return atomic_write(dest, render_preflight(results, ts_s).encode("utf-8"))
