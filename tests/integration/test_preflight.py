@@ -5,7 +5,6 @@ import dataclasses
 import time
 import types
 
-import aiohttp
 import asyncpg
 import pytest
 from aiohttp import web

@@ -12,7 +12,7 @@ from arbv2.core.errors import ConfigError
 from arbv2.core.execution import InstrumentRules
 from arbv2.core.model import Order, OrderStatus, OrderType, RoundTripState, Side, Venue
 from test_detector import ENTRY_BINANCE, ENTRY_UPBIT, EXIT_BINANCE, EXIT_UPBIT, HIGH_BINANCE, HIGH_UPBIT
-from test_engine_fakes import (NS, FakeClock, FakeExchange, FakeMarketData, FakeMetrics, FakeStateStore,
+from test_engine_fakes import (FakeClock, FakeExchange, FakeMarketData, FakeMetrics, FakeStateStore,
                                FakeTradeStore, make_book)
 
 UP, BN = "BTC/KRW", "BTC/USDT:USDT"

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from arbv2.adapters.simulator.auth import AuthFailure
 from arbv2.adapters.simulator.wsconn import SIM_KEY
-from arbv2.adapters.simulator.book import ASK, BID
+from arbv2.adapters.simulator.book import BID
 from arbv2.adapters.simulator.ratelimit import Verdict
 from arbv2.adapters.simulator.specs import UPBIT_FEE, UPBIT_MAX_TOTAL_KRW, UPBIT_MIN_TOTAL_KRW, fmt, krw_tick
 from arbv2.adapters.simulator.upbit_exchange import UpbitReject
