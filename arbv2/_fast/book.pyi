@@ -1,5 +1,5 @@
 """Stub for the compiled L2 book (arbv2/_fast/book.pyx). C types noted in comments."""
-from typing import Any, Final, Sequence
+from typing import Any, Final, Sequence, final
 
 import numpy as np
 import numpy.typing as npt
@@ -11,6 +11,7 @@ _Floats = npt.NDArray[np.float64] | Sequence[float]
 
 def taker_side(side: Any) -> int: ...
 
+@final
 class L2Book:
     last_update_id: int  # long long, default -1
     ts_event_ns: int     # long long, default 0

@@ -1,5 +1,5 @@
 """Stub for the compiled spread kernel (arbv2/_fast/spread.pyx). All floats are C doubles."""
-from typing import Final, Sequence
+from typing import Final, Sequence, final
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +15,7 @@ SCAN_QTY_BASE: Final[int]
 SCAN_COMPLETE: Final[int]
 SCAN_COLUMNS: Final[tuple[str, ...]]
 
+@final
 class CostParams:
     @property
     def upbit_fee_bps(self) -> float: ...
@@ -31,6 +32,7 @@ class CostParams:
     @property
     def break_even_bps(self) -> float: ...
 
+@final
 class SpreadQuote:
     @property
     def entry_premium(self) -> float: ...

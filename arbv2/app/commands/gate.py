@@ -1,6 +1,7 @@
 """`arbv2 gate {doctor,fast,regression}`: the seed's gates, run from a source checkout.
 
-doctor: the installation works (`arbv2 doctor`). fast: lint (ruff, pyflakes rules) and unit tests. regression: integration
+doctor: the installation works (`arbv2 doctor`). fast: lint (ruff, pyflakes rules), the kernels' stubs
+(mypy.stubtest) and unit tests. regression: integration
 and end-to-end tests (real PostgreSQL, Redis, simulator, a short smoke run) and the
 benchmark gate. pytest's "no tests collected" (exit 5) is a failure, never a pass.
 """
@@ -11,7 +12,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-LINT = [sys.executable, "-m", "ruff", "check", "arbv2", "tests", "benchmarks"]
+LINT = [
+    [sys.executable, "-m", "ruff", "check", "arbv2", "tests", "benchmarks"],
+    # the .pyi stubs of the compiled kernels must match what the extensions really export
+    [sys.executable, "-m", "mypy.stubtest", "--mypy-config-file", "pyproject.toml", "--ignore-disjoint-bases",
+     "--allowlist", "arbv2/_fast/stubtest_allowlist.txt",
+     "arbv2._fast.book", "arbv2._fast.spread", "arbv2._fast.consolidated", "arbv2._fast.decode"],
+]
 GATES = {
     "fast": [["tests/unit"]],
     "regression": [["tests/integration", "tests/e2e"], ["benchmarks", "--benchmark-only",
@@ -38,10 +45,11 @@ def run(args: argparse.Namespace) -> int:
         print("arbv2 gate: run from the source checkout (no tests/ here)", file=sys.stderr)
         return 2
     if args.name == "fast":
-        print("$ " + " ".join(LINT), flush=True)
-        if subprocess.call(LINT, cwd=root) != 0:
-            print("arbv2 gate fast: FAILED (lint)", file=sys.stderr)
-            return 1
+        for cmd in LINT:
+            print("$ " + " ".join(cmd), flush=True)
+            if subprocess.call(cmd, cwd=root) != 0:
+                print(f"arbv2 gate fast: FAILED ({cmd[2]})", file=sys.stderr)
+                return 1
     for paths in GATES[args.name]:
         cmd = [sys.executable, "-m", "pytest", "-q", *paths, *args.pytest_args]
         print("$ " + " ".join(cmd), flush=True)
