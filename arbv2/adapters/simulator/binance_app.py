@@ -16,7 +16,8 @@ from arbv2.adapters.simulator.wsconn import SIM_KEY
 from arbv2.adapters.simulator.binance_exchange import BinanceReject
 from arbv2.adapters.simulator.binance_ws import binance_ws_handler
 from arbv2.adapters.simulator.book import ASK, BID
-from arbv2.adapters.simulator.specs import BINANCE_MAKER_FEE, BINANCE_TAKER_FEE, decimals_of, fmt
+from arbv2.adapters.simulator import binance_views
+from arbv2.adapters.simulator.specs import decimals_of, fmt
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
@@ -28,7 +29,7 @@ WEIGHTS = {("GET", "/fapi/v1/ping"): 1, ("GET", "/fapi/v1/time"): 1, ("GET", "/f
            ("GET", "/fapi/v1/positionSide/dual"): 30, ("GET", "/fapi/v2/balance"): 5, ("GET", "/fapi/v3/balance"): 5,
            ("GET", "/fapi/v2/positionRisk"): 5, ("GET", "/fapi/v3/positionRisk"): 5, ("GET", "/fapi/v2/account"): 5,
            ("GET", "/fapi/v3/account"): 5, ("GET", "/fapi/v1/commissionRate"): 20,
-           ("GET", "/fapi/v1/leverageBracket"): 1}
+           ("GET", "/fapi/v1/leverageBracket"): 1, ("GET", "/fapi/v1/userTrades"): 5}
 
 
 def _json(obj: object, status: int = 200) -> web.Response:
@@ -59,6 +60,7 @@ class BinanceApp:
         r.add_get("/fapi/v1/order", self.get_order)
         r.add_delete("/fapi/v1/order", self.cancel_order)
         r.add_get("/fapi/v1/openOrders", self.open_orders)
+        r.add_get("/fapi/v1/userTrades", self.user_trades)
         r.add_post("/fapi/v1/leverage", self.leverage)
         r.add_post("/fapi/v1/marginType", self.margin_type)
         r.add_get("/fapi/v1/positionSide/dual", self.dual)
@@ -211,6 +213,10 @@ class BinanceApp:
         ex = self.sim.binance
         return _json([o.to_wire(ex.specs[o.symbol]) for o in ex.open_orders(key, sym)])
 
+    async def user_trades(self, request: web.Request) -> web.Response:
+        key, params = await self._signed(request)
+        return _json(binance_views.user_trades(self.sim.binance, key, params, self.sim.now_ms("binance_usdm")))
+
     async def leverage(self, request: web.Request) -> web.Response:
         key, params = await self._signed(request)
         spec = self.sim.binance.spec(params.get("symbol"))
@@ -239,10 +245,10 @@ class BinanceApp:
         return _json({"dualSidePosition": False})
 
     async def commission(self, request: web.Request) -> web.Response:
-        _, params = await self._signed(request)
+        key, params = await self._signed(request)
         spec = self.sim.binance.spec(params.get("symbol"))
-        return _json({"symbol": spec.symbol, "makerCommissionRate": fmt(BINANCE_MAKER_FEE),
-                      "takerCommissionRate": fmt(BINANCE_TAKER_FEE)})
+        maker, taker = self.sim.binance.rates(key)
+        return _json({"symbol": spec.symbol, "makerCommissionRate": fmt(maker), "takerCommissionRate": fmt(taker)})
 
     async def leverage_bracket(self, request: web.Request) -> web.Response:
         _, params = await self._signed(request)

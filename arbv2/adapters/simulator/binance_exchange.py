@@ -3,14 +3,17 @@
 Rules enforced (protocols/binance-usdm.md §2, §5): PRICE_FILTER tick, LOT_SIZE / MARKET_LOT_SIZE
 step and bounds, MIN_NOTIONAL (reduce-only exempt), -1111 on excess decimals, reduceOnly in
 one-way mode, newClientOrderId unique among open orders, margin = notional / leverage. Fees are
-taker 0.05 % / maker 0.02 % of notional, taken from the USDT wallet.
+the account's rate (default taker 0.05 % / maker 0.02 %, `set_commission_rates` for a VIP tier or
+a discount) of each trade's notional, rounded to 8 decimals (what userTrades states is what the
+USDT wallet pays). Every matched level is one trade with its own id, as GET /fapi/v1/userTrades
+lists them (`user_trades`).
 """
 from __future__ import annotations
 
 import itertools
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from arbv2.adapters.simulator.accounts import FuturesWallet
 from arbv2.adapters.simulator.book import ASK, BID, L2Book
@@ -18,6 +21,9 @@ from arbv2.adapters.simulator.specs import BINANCE_MAKER_FEE, BINANCE_TAKER_FEE,
 
 ZERO = Decimal(0)
 _CID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
+COMMISSION_QUANTUM = Decimal("0.00000001")   # commissions are charged and reported to 8 decimals
+USER_TRADES_WINDOW_MS = 7 * 24 * 3600 * 1000  # userTrades: at most 7 days per query
+USER_TRADES_LIMIT_DEFAULT, USER_TRADES_LIMIT_MAX = 500, 1000
 
 
 class BinanceReject(Exception):
@@ -79,6 +85,17 @@ def _decimal(params: dict[str, str], name: str, step: Decimal) -> Decimal:
     return value
 
 
+def _opt_int(params: dict[str, str], name: str) -> int | None:
+    raw = params.get(name)
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise BinanceReject(400, -1100, f"Illegal characters found in parameter '{name}'; "
+                                        "legal range is '^[0-9]{1,20}$'.") from None
+
+
 class BinanceExchange:
     """Books, wallets, orders and fills of the simulated USDⓈ-M venue."""
 
@@ -91,6 +108,17 @@ class BinanceExchange:
         self.open: dict[int, PerpOrder] = {}
         self.rejected: list[dict] = []
         self.fills: list[dict] = []
+        self.commission_rates: dict[str, tuple[Decimal, Decimal]] = {}   # api_key -> (maker, taker)
+
+    def set_commission_rates(self, api_key: str, maker: Decimal, taker: Decimal) -> None:
+        """Give one account its own (maker, taker) rates, as a VIP tier or fee discount would."""
+        if api_key not in self.wallets:
+            raise KeyError(f"no binance_usdm account {api_key!r}")
+        self.commission_rates[api_key] = (Decimal(maker), Decimal(taker))
+
+    def rates(self, api_key: str) -> tuple[Decimal, Decimal]:
+        """Return the account's (maker, taker) commission rates."""
+        return self.commission_rates.get(api_key, (BINANCE_MAKER_FEE, BINANCE_TAKER_FEE))
 
     def spec(self, symbol: str | None) -> PerpSpec:
         if symbol is None:
@@ -137,6 +165,41 @@ class BinanceExchange:
 
     def open_orders(self, api_key: str, symbol: str | None) -> list[PerpOrder]:
         return [o for o in self.open.values() if o.api_key == api_key and (symbol is None or o.symbol == symbol)]
+
+    def user_trades(self, api_key: str, params: dict[str, str], now_ms: int) -> list[dict]:
+        """Return the account's trades as GET /fapi/v1/userTrades selects them (oldest first).
+
+        symbol is required; orderId narrows to one order; fromId returns trades with id >= fromId
+        from the oldest up and cannot be combined with startTime/endTime (-1128); otherwise the
+        window is [startTime, endTime] (at most 7 days, -1127; one side given: 7 days from/to it;
+        none: the last 7 days) and the most recent `limit` trades in it are returned. limit is
+        1..1000 (default 500, -1130 outside).
+        """
+        symbol = self.spec(params.get("symbol")).symbol
+        order_id = _opt_int(params, "orderId")
+        from_id = _opt_int(params, "fromId")
+        start, end = _opt_int(params, "startTime"), _opt_int(params, "endTime")
+        limit = _opt_int(params, "limit")
+        if limit is None:
+            limit = USER_TRADES_LIMIT_DEFAULT
+        elif not 1 <= limit <= USER_TRADES_LIMIT_MAX:
+            raise BinanceReject(400, -1130, "Data sent for parameter 'limit' is not valid.")
+        if from_id is not None and (start is not None or end is not None):
+            raise BinanceReject(400, -1128, "Combination of optional parameters invalid.")
+        if start is not None and end is not None and end - start > USER_TRADES_WINDOW_MS:
+            raise BinanceReject(400, -1127, "More than 7 days between startTime and endTime.")
+        mine = [f for f in self.fills if f["api_key"] == api_key and f["symbol"] == symbol
+                and (order_id is None or f["order_id"] == order_id)]
+        if from_id is not None:
+            return [f for f in mine if f["trade_id"] >= from_id][:limit]
+        if start is None and end is None:
+            end = now_ms
+        if start is None:
+            start = end - USER_TRADES_WINDOW_MS
+        if end is None:
+            end = start + USER_TRADES_WINDOW_MS
+        picked = [f for f in mine if start <= f["ts"] <= end]
+        return picked[-limit:]
 
     # ---- order entry ---------------------------------------------------------------------
     def create(self, api_key: str, params: dict[str, str], now_ms: int, partial_ratio: float | None,
@@ -264,7 +327,8 @@ class BinanceExchange:
     def _fill(self, order: PerpOrder, price: Decimal, qty: Decimal, now_ms: int, maker: bool) -> None:
         wallet = self.wallets[order.api_key]
         notional = price * qty
-        fee = notional * (BINANCE_MAKER_FEE if maker else BINANCE_TAKER_FEE)
+        maker_rate, taker_rate = self.rates(order.api_key)
+        fee = (notional * (maker_rate if maker else taker_rate)).quantize(COMMISSION_QUANTUM, ROUND_HALF_UP)
         signed = qty if order.side == "BUY" else -qty
         realized = wallet.apply_fill(order.symbol, signed, price)
         wallet.balances["USDT"] = wallet.balances.get("USDT", ZERO) - fee
@@ -273,8 +337,8 @@ class BinanceExchange:
         self.fills.append({"venue": "binance_usdm", "api_key": order.api_key, "order_id": order.order_id,
                            "client_order_id": order.client_order_id, "symbol": order.symbol,
                            "side": order.side, "price": price, "qty": qty, "quote_qty": notional, "fee": fee,
-                           "fee_currency": "USDT", "realized_pnl": realized, "maker": maker, "ts": now_ms,
-                           "trade_id": next(self.trade_ids)})
+                           "fee_currency": "USDT", "realized_pnl": realized, "maker": maker,
+                           "buyer": order.side == "BUY", "ts": now_ms, "trade_id": next(self.trade_ids)})
 
     def on_book_moved(self, symbol: str, now_ms: int) -> None:
         """Fill resting GTC limit orders the market crossed, as maker, at their price."""

@@ -116,3 +116,17 @@ def account(ex: BinanceExchange, key: str, now_ms: int) -> dict:
                         "marginBalance": b["balance"], "availableBalance": b["availableBalance"],
                         "crossWalletBalance": b["crossWalletBalance"], "updateTime": now_ms} for b in bals],
             "positions": positions(ex, key, None, True, now_ms)}
+
+
+def user_trades(ex: BinanceExchange, key: str, params: dict[str, str], now_ms: int) -> list[dict]:
+    """Return GET /fapi/v1/userTrades: one entry per trade, the venue's field names, string numbers."""
+    out = []
+    for f in ex.user_trades(key, params, now_ms):
+        spec = ex.specs[f["symbol"]]
+        pd, qd = decimals_of(spec.tick_size), decimals_of(spec.step_size)
+        out.append({"symbol": f["symbol"], "id": f["trade_id"], "orderId": f["order_id"], "side": f["side"],
+                    "price": fmt(f["price"], pd), "qty": fmt(f["qty"], qd),
+                    "realizedPnl": fmt(f["realized_pnl"], 8), "quoteQty": fmt(f["quote_qty"], pd + qd),
+                    "commission": fmt(f["fee"], 8), "commissionAsset": f["fee_currency"], "time": f["ts"],
+                    "buyer": f["buyer"], "maker": f["maker"], "positionSide": "BOTH"})
+    return out
