@@ -27,6 +27,8 @@ log = logging.getLogger("arbv2.feeds.binance")
 VENUE = Venue.BINANCE_USDM.value
 SNAPSHOT_SUFFIX = "@depthSnapshot"
 _EMPTY: frozenset[str] = frozenset()
+_KIND_DEPTH, _KIND_SNAPSHOT, _KIND_RESULT = decode.KIND_DEPTH, decode.KIND_SNAPSHOT, decode.KIND_RESULT
+_perf_ns = time.perf_counter_ns
 
 
 def snapshot_frame(code: str, body: bytes) -> bytes:
@@ -62,6 +64,7 @@ class BinanceMarketData:
             self.feeds[code] = SymbolFeed(self.venue, binance_symbol(base), base, code)
             self.syncs[code] = BookSync(self.feeds[code].book)
         self.by_symbol = {f.symbol: f for f in self.feeds.values()}
+        self._routes = {code: (f, self.syncs[code]) for code, f in self.feeds.items()}   # one lookup per diff
         self.counters = FeedCounters(VENUE)
         self.decoder = decode.BinanceDepthDecoder()
         self.sink: Callable[[bytes, int], object] = self.handle_frame   # the composite reroutes this
@@ -69,12 +72,15 @@ class BinanceMarketData:
         self._want: set[str] = set()             # codes waiting for a snapshot
         self._attempts: dict[str, int] = {}      # code -> snapshots fetched since it was last synced
         self._want_event = asyncio.Event()
-        self.parse_ns = self.merge_ns = 0        # last frame's stage times, for metrics and benchmarks
+        self.parse_ns = self.merge_ns = 0        # last frame's stage times, kept while `timed`
+        self.timed = True                        # the composite turns it off when no metrics read them
 
     # ---------------------------------------------------------------- hot path
     def handle_frame(self, raw: bytes | str, ts_recv_ns: int) -> set[str] | frozenset[str]:
         """Parse and merge one frame; return the bases whose book changed (do not mutate it)."""
-        t0 = time.perf_counter_ns()
+        timed = self.timed
+        if timed:
+            t0 = _perf_ns()
         c = self.counters
         c.frames += 1
         dec = self.decoder
@@ -83,35 +89,36 @@ class BinanceMarketData:
         except ValueError as exc:
             c.bad_frame("malformed", str(exc), raw)
             return _EMPTY
-        t1 = time.perf_counter_ns()
-        self.parse_ns = t1 - t0
-        if kind == decode.KIND_DEPTH:
+        if timed:
+            t1 = _perf_ns()
+            self.parse_ns = t1 - t0
+        if kind == _KIND_DEPTH:
             changed = self._diff(raw, ts_recv_ns)
-        elif kind == decode.KIND_SNAPSHOT:
+        elif kind == _KIND_SNAPSHOT:
             changed = self._snapshot(raw, ts_recv_ns)
-        elif kind == decode.KIND_RESULT:
+        elif kind == _KIND_RESULT:
             changed = _EMPTY
         else:
             c.bad_frame("unknown_kind", "not a depth event", raw)
             changed = _EMPTY
-        self.merge_ns = time.perf_counter_ns() - t1
+        if timed:
+            self.merge_ns = _perf_ns() - t1
         return changed
 
     def _diff(self, raw: bytes | str, ts_recv_ns: int) -> set[str] | frozenset[str]:
         dec = self.decoder
-        code = dec.symbol
-        feed = self.feeds.get(code)
-        if feed is None:
-            self.counters.bad_frame("unknown_symbol", str(code), raw)
+        route = self._routes.get(dec.symbol)
+        if route is None:
+            self.counters.bad_frame("unknown_symbol", str(dec.symbol), raw)
             return _EMPTY
-        sync = self.syncs[code]
-        bp, bq, ap, aq = dec.arrays()
-        r = sync.on_diff(dec.first_update_id, dec.final_update_id, dec.prev_final_update_id, bp, bq, ap, aq)
+        feed, sync = route
+        r = sync.on_diff(dec.first_update_id, dec.final_update_id, dec.prev_final_update_id, *dec.arrays())
         if r is APPLIED:
+            tms = dec.event_time_ms
             feed.last_frame_ns = ts_recv_ns
-            feed.last_event_ms = dec.event_time_ms
-            feed.book.ts_event_ns = dec.event_time_ms * 1_000_000
-            return {feed.base}
+            feed.last_event_ms = tms
+            feed.book.ts_event_ns = tms * 1_000_000
+            return feed.changed
         if r is GAP:
             self._gap(feed)
         elif r is BUFFERED and not feed.snapshot_pending:
@@ -133,7 +140,7 @@ class BinanceMarketData:
             self._attempts.pop(code, None)
             feed.last_frame_ns = ts_recv_ns
             feed.last_event_ms = dec.event_time_ms
-            return {feed.base}
+            return feed.changed
         if r is GAP:
             self._gap(feed)
         elif r is STALE:

@@ -63,6 +63,7 @@ class MarketData:
         self._feeds = {(v, sym): f for v, part in self._venues.items() for sym, f in part.by_symbol.items()}
         # `book` is called twice per decision: the Venue members go by identity, not by tuple hash + str compare
         self._upbit_syms, self._binance_syms = self.upbit.by_symbol, self.binance.by_symbol
+        self.upbit.timed = self.binance.timed = metrics is not None   # parse/merge times feed only the metrics
         self.upbit.sink = lambda raw, ts: self._ingest(Venue.UPBIT.value, raw, ts)
         self.binance.sink = lambda raw, ts: self._ingest(Venue.BINANCE_USDM.value, raw, ts)
         self._listener: Callable[[set[str], int], None] | None = None

@@ -14,7 +14,7 @@ class SymbolFeed:
     """One venue+symbol: its `_fast` L2Book plus what health needs (sync flag, times, counts)."""
 
     __slots__ = ("venue", "symbol", "base", "code", "book", "synced", "last_frame_ns", "last_event_ms",
-                 "resyncs", "gaps", "published_ns", "snapshot_pending")
+                 "resyncs", "gaps", "published_ns", "snapshot_pending", "changed")
 
     def __init__(self, venue: Venue, symbol: str, base: str, code: str, depth_hint: int = 1024) -> None:
         self.venue = venue
@@ -29,6 +29,7 @@ class SymbolFeed:
         self.gaps = 0
         self.published_ns = 0           # last_frame_ns at the last cache publish
         self.snapshot_pending = False
+        self.changed = frozenset((base,))  # what handle_frame returns when this book changed (shared, read only)
 
     def health(self, now_ns: int, max_age_s: float) -> BookHealth:
         """Return BookHealth: healthy only when synced, fresh and uncrossed."""

@@ -22,6 +22,8 @@ from arbv2.ports.clock import Clock
 log = logging.getLogger("arbv2.feeds.upbit")
 VENUE = Venue.UPBIT.value
 _EMPTY: frozenset[str] = frozenset()
+_KIND_ORDERBOOK, _KIND_STATUS, _KIND_ERROR = decode.KIND_ORDERBOOK, decode.KIND_STATUS, decode.KIND_ERROR
+_perf_ns = time.perf_counter_ns
 
 
 class UpbitMarketData:
@@ -53,14 +55,17 @@ class UpbitMarketData:
         self.decoder = decode.UpbitOrderbookDecoder()
         self.sink: Callable[[bytes, int], object] = self.handle_frame   # the composite reroutes this
         self.connection: WsConnection | None = None
-        self.parse_ns = self.merge_ns = 0
+        self.parse_ns = self.merge_ns = 0        # last frame's stage times, kept while `timed`
+        self.timed = True                        # the composite turns it off when no metrics read them
 
     def handle_frame(self, raw: bytes | str, ts_recv_ns: int) -> set[str] | frozenset[str]:
         """Parse and merge one frame; return the bases whose book (or premium) changed (do not mutate it).
 
         A KRW-USDT frame changes every base's premium, so it returns all of them.
         """
-        t0 = time.perf_counter_ns()
+        timed = self.timed
+        if timed:
+            t0 = _perf_ns()
         c = self.counters
         c.frames += 1
         dec = self.decoder
@@ -69,12 +74,13 @@ class UpbitMarketData:
         except ValueError as exc:
             c.bad_frame("malformed", str(exc), raw)
             return _EMPTY
-        t1 = time.perf_counter_ns()
-        self.parse_ns = t1 - t0
-        if kind != decode.KIND_ORDERBOOK:
-            if kind == decode.KIND_ERROR:
+        if timed:
+            t1 = _perf_ns()
+            self.parse_ns = t1 - t0
+        if kind != _KIND_ORDERBOOK:
+            if kind == _KIND_ERROR:
                 c.bad_frame("error", "the venue reported an error", raw)
-            elif kind != decode.KIND_STATUS:
+            elif kind != _KIND_STATUS:
                 c.bad_frame("unknown_kind", "not an orderbook frame", raw)
             return _EMPTY
         feed = self.feeds.get(dec.code)
@@ -85,15 +91,17 @@ class UpbitMarketData:
         if tms < feed.last_event_ms:
             self.out_of_order += 1
             return _EMPTY
-        feed.book.apply_snapshot(*dec.arrays())
-        feed.book.ts_event_ns = tms * 1_000_000
+        book = feed.book
+        book.apply_snapshot(*dec.arrays())
+        book.ts_event_ns = tms * 1_000_000
         feed.last_event_ms = tms
         feed.last_frame_ns = ts_recv_ns
         feed.synced = True
-        self.merge_ns = time.perf_counter_ns() - t1
+        if timed:
+            self.merge_ns = _perf_ns() - t1
         if feed is self.fx:
             return self._all_bases
-        return {feed.base}
+        return feed.changed
 
     def usdt_krw(self) -> float | None:
         """Return the KRW-USDT mid, or None before its first frame."""
