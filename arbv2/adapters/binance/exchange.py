@@ -2,16 +2,23 @@
 
 Orders go out only when the safety gate allows. A send that times out is never repeated blindly:
 the order is looked up by origClientOrderId and reported UNKNOWN when the venue cannot say.
+
+Fills are the venue's: an order read back executed (final, or partially filled) gets its trades
+from GET /fapi/v1/userTrades?symbol=&orderId= (weight 5), one Fill per trade with its id, price,
+qty and commission. That read is bounded by `trades_timeout_s`; when it fails, or the trades do not
+add up to a final order's executedQty in time, the order keeps one estimated fill
+("<orderId>:est", configured taker rate) and a warning is logged once for that order.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from decimal import Decimal
 from typing import Any, Iterable
 
 from arbv2.adapters.binance.errors import NO_CHANGE_CODES
 from arbv2.adapters.binance.http import BinanceHttp
-from arbv2.adapters.binance.orders import parse_order
+from arbv2.adapters.binance.orders import parse_order, trade_fills, wants_trades, with_trades
 from arbv2.adapters.binance.rules import BinanceSymbolRules, translate
 from arbv2.adapters.binance.symbols import from_symbol, to_symbol
 from arbv2.adapters.common.clock import SystemClock
@@ -22,7 +29,7 @@ from arbv2.adapters.common.transport import RestTransport
 from arbv2.adapters.memory.rate_limiter import MemoryRateLimiter
 from arbv2.core.config import Config
 from arbv2.core.errors import InvalidOrder, VenueError, VenueUnavailable
-from arbv2.core.model import Order, OrderIntent, OrderStatus, OrderType, Position, Venue
+from arbv2.core.model import Fill, Order, OrderIntent, OrderStatus, OrderType, Position, Venue
 from arbv2.ports.clock import Clock
 from arbv2.ports.rate_limit import RateLimiter
 
@@ -42,7 +49,8 @@ class BinanceUsdmAdapter:
     def __init__(self, cfg: Config, *, rate_limiter: RateLimiter | None = None, clock: Clock | None = None,
                  metrics: Any = None, live_preflight_passed: bool = False,
                  rules: dict[str, BinanceSymbolRules] | None = None,
-                 settle_timeout_s: float = 2.0, settle_poll_s: float = 0.05) -> None:
+                 settle_timeout_s: float = 2.0, settle_poll_s: float = 0.05,
+                 trades_timeout_s: float = 1.0) -> None:
         self._cfg = cfg
         vc = cfg.venues.binance_usdm
         self._clock = clock or SystemClock()
@@ -59,6 +67,8 @@ class BinanceUsdmAdapter:
         self._taker = Decimal(str(vc.fees.taker_bps)) / Decimal(10_000)
         self._settle_timeout_s = settle_timeout_s
         self._settle_poll_s = settle_poll_s
+        self._trades_timeout_s = trades_timeout_s
+        self._estimated: set[str] = set()     # order ids whose fallback was logged
 
     # ------------------------------------------------------------------ rules and time
     @property
@@ -121,7 +131,9 @@ class BinanceUsdmAdapter:
             return await self._lookup_after_failure(intent)
         order = parse_order(doc, self._taker, intent.client_order_id)
         takes_now = intent.order_type is OrderType.MARKET or intent.time_in_force in ("ioc", "fok")
-        return await self._settle(order) if takes_now and not order.status.is_final else order
+        if takes_now and not order.status.is_final:
+            order = await self._settle(order)
+        return await self._with_fills(order)
 
     async def _lookup_after_failure(self, intent: OrderIntent) -> Order:
         try:
@@ -134,12 +146,14 @@ class BinanceUsdmAdapter:
                          price=intent.price, ts_ns=self._clock.now_ns())
 
     async def _settle(self, order: Order) -> Order:
+        """Poll the order object (no trades: those are read once, at the end) until it is final."""
         waited = 0.0
         while not order.status.is_final and waited < self._settle_timeout_s:
             await self._clock.sleep(self._settle_poll_s)
             waited += self._settle_poll_s
             try:
-                order = await self.order_status(order.symbol, order.client_order_id)
+                order = parse_order(await self._order_doc(order.symbol, order.client_order_id), self._taker,
+                                    order.client_order_id)
             except VenueError as exc:
                 log.warning("binance_usdm: polling %s failed: %s", order.client_order_id, exc)
                 break
@@ -150,13 +164,67 @@ class BinanceUsdmAdapter:
         doc = await self._http.call("DELETE", "/fapi/v1/order",
                                     {"symbol": to_symbol(symbol), "origClientOrderId": client_order_id},
                                     signed=True, weight=1)
-        return parse_order(doc, self._taker, client_order_id)
+        return await self._with_fills(parse_order(doc, self._taker, client_order_id))
 
     async def order_status(self, symbol: str, client_order_id: str) -> Order:
-        doc = await self._http.read("GET", "/fapi/v1/order",
-                                    {"symbol": to_symbol(symbol), "origClientOrderId": client_order_id},
-                                    signed=True, weight=1)
-        return parse_order(doc, self._taker, client_order_id)
+        doc = await self._order_doc(symbol, client_order_id)
+        return await self._with_fills(parse_order(doc, self._taker, client_order_id))
+
+    async def _order_doc(self, symbol: str, client_order_id: str) -> dict:
+        return await self._http.read("GET", "/fapi/v1/order",
+                                     {"symbol": to_symbol(symbol), "origClientOrderId": client_order_id},
+                                     signed=True, weight=1)
+
+    # ------------------------------------------------------------------ the venue's fills
+    async def user_trades(self, symbol: str, *, order_id: str | int | None = None, from_id: int | None = None,
+                          start_ms: int | None = None, end_ms: int | None = None, limit: int | None = None) -> list[dict]:
+        """Return GET /fapi/v1/userTrades (weight 5) for `symbol` with the given filters."""
+        params: dict[str, object] = {"symbol": to_symbol(symbol)}
+        for name, value in (("orderId", order_id), ("fromId", from_id), ("startTime", start_ms),
+                            ("endTime", end_ms), ("limit", limit)):
+            if value is not None:
+                params[name] = value
+        return await self._http.read("GET", "/fapi/v1/userTrades", params, signed=True, weight=5)
+
+    async def _with_fills(self, order: Order) -> Order:
+        """Return `order` with the venue's trades as its fills when it executed; else as parsed."""
+        if not wants_trades(order):
+            return order
+        try:
+            fills = await asyncio.wait_for(self._trade_fills(order), self._trades_timeout_s)
+        except Exception as exc:      # the order result comes first: any failure falls back
+            self._log_estimate(order, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+            return order
+        if fills is None:
+            self._log_estimate(order, f"trades do not add up to executedQty {order.filled_qty} "
+                                      f"after {self._trades_timeout_s:g} s")
+            return order
+        return with_trades(order, fills)
+
+    async def _trade_fills(self, order: Order) -> tuple[Fill, ...] | None:
+        """Read the order's trades; for a final order, until they add up to its executedQty
+        (None when they do not by `trades_timeout_s` on the adapter's clock)."""
+        deadline = self._clock.monotonic_ns() + int(self._trades_timeout_s * 1e9)
+        while True:
+            page = await self.user_trades(order.symbol, order_id=order.venue_order_id, limit=1000)
+            fills = trade_fills(order, page)
+            if not order.status.is_final or sum((f.quantity for f in fills), Decimal(0)) >= order.filled_qty:
+                return fills
+            if self._clock.monotonic_ns() + int(self._settle_poll_s * 1e9) > deadline:
+                return None
+            await self._clock.sleep(self._settle_poll_s)
+
+    def _log_estimate(self, order: Order, why: str) -> None:
+        if not order.status.is_final:
+            return      # a partial read without trades carries no fills: nothing estimated
+        if order.venue_order_id in self._estimated:
+            return
+        if len(self._estimated) >= 10_000:
+            self._estimated.clear()
+        self._estimated.add(order.venue_order_id or "")
+        log.warning("binance_usdm: trades of order %s (%s) unavailable (%s); recording estimated fill %s:est "
+                    "at the configured taker rate", order.venue_order_id, order.client_order_id, why,
+                    order.venue_order_id)
 
     # ------------------------------------------------------------------ account setup (gated writes)
     async def set_leverage(self, symbol: str, leverage: int) -> dict:
