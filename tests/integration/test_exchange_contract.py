@@ -138,8 +138,15 @@ async def test_market_order_fills_and_reads_back(case):
     assert (again.status, again.venue_order_id, again.filled_qty) == (OrderStatus.FILLED, order.venue_order_id,
                                                                       order.filled_qty)
     if case.sim:
+        # the order's fills are the venue's: one per trade, same (qty, price) pairs, same total fee
         fills = [f for f in case.sim.truth.fills(case.adapter.venue.value) if f.get("client_order_id") == "c-take"]
         assert sum(D(str(f["qty"])) for f in fills) == order.filled_qty
+        for got in (order, again):
+            assert sorted((f.quantity, f.price) for f in got.fills) == sorted((f["qty"], f["price"]) for f in fills)
+            assert sum(f.fee for f in got.fills) == got.fee == sum(f["fee"] for f in fills)
+        if case.adapter.venue is Venue.BINANCE_USDM:
+            assert [(f.trade_id, f.fee, f.fee_asset) for f in order.fills] == \
+                [(str(f["trade_id"]), f["fee"], "USDT") for f in fills]
 
 
 async def test_balances_and_positions_follow_a_fill(case):
@@ -210,6 +217,35 @@ async def test_lost_response_is_looked_up_not_resent(real):
     assert order.status is OrderStatus.FILLED and order.filled_qty > 0
     sent = [o for o in sim.truth.orders(ad.venue.value) if o.get("client_order_id") == "c-lost"]
     assert len(sent) == 1
+    truth = [f for f in sim.truth.fills(ad.venue.value) if f.get("client_order_id") == "c-lost"]
+    assert sorted((f.quantity, f.price) for f in order.fills) == sorted((f["qty"], f["price"]) for f in truth)
+
+
+async def test_binance_fills_follow_the_accounts_rate_and_fall_back_to_an_estimate():
+    async with SimulatorServer(seed=11, symbols=("BTC",)) as sim:
+        sim.binance.set_commission_rates("sim-binance-key", maker=D("0.00018"), taker=D("0.00036"))
+        ad = BinanceUsdmAdapter(sim_config(sim))           # configured taker rate: 5 bps
+        await ad.load_markets(["BTC"])
+        taking = _binance_intents()[0]
+        order = await ad.submit(taking("c-vip"))
+        truth = [f for f in sim.truth.fills("binance_usdm") if f["client_order_id"] == "c-vip"]
+        assert [(f.trade_id, f.quantity, f.price, f.fee) for f in order.fills] == \
+            [(str(f["trade_id"]), f["qty"], f["price"], f["fee"]) for f in truth]
+        assert order.fee == sum(f["fee"] for f in truth) == sum(f["quote_qty"] * D("0.00036") for f in truth)
+        real_request = ad._transport.request
+
+        async def no_trades(method, path, **kw):
+            if path == "/fapi/v1/userTrades":
+                raise VenueUnavailable("trades down", venue="test", code="connection")
+            return await real_request(method, path, **kw)
+
+        ad._transport.request = no_trades
+        est = await ad.submit(taking("c-est"))
+        await ad.close()
+        assert est.status is OrderStatus.FILLED and len(est.fills) == 1
+        assert est.fills[0].trade_id == f"{est.venue_order_id}:est" and est.fills[0].quantity == est.filled_qty
+        quote = sum(f["quote_qty"] for f in sim.truth.fills("binance_usdm") if f["client_order_id"] == "c-est")
+        assert est.fee == quote * D("0.0005")               # the configured rate: an estimate, marked as one
 
 
 async def test_unreachable_venue_gives_unknown_status(real):
