@@ -7,28 +7,24 @@ keeps a handle on the Runtime to read `rt.sim.truth`, `rt.trade_store` and `rt.e
 afterwards. Thresholds are lowered (entry edge 4 bps, exit edge 0, warm-up 2 s) so seed 7 trades
 within seconds; the fees stay the venues' real rates.
 
-What the venues report, and so what the ledger can hold:
+What the venues report, and so what the ledger must hold, order by order:
 - Upbit: every trade (price, volume) and the order's paid fee: the store must hold exactly the
   simulator's (qty, price) pairs and the same total fee per order.
-- Binance: the order object has no trades and no commission. The adapter records one aggregate
-  fill per order: qty = executedQty, price = avgPrice as the venue states it (cumQuote / qty,
-  rounded to 5 decimals), fee = cumQuote x the configured taker rate. The simulator charges the
-  taker rate (0.05 %) on every fill of a MARKET order, so the fee is exact when the configured
-  rate is the simulator's: the test asserts that precondition, then exact fees and quantities,
-  and the price as the venue states it.
+- Binance: the adapter reads each executed order's trades from GET /fapi/v1/userTrades: the store
+  must hold exactly the simulator's trades (trade id, qty, price, commission), no estimate
+  ("<orderId>:est"). The simulated account trades at a VIP taker rate (4 bps) that is not the
+  configured 5 bps, so a fee computed from the configuration would not match.
 
-Realized PnL of a closed round trip R, in KRW (s = +1 for a sell, -1 for a buy; Upbit sums run
-over the simulator's Upbit fills of R's orders, Binance sums over R's Binance orders o, with
-avg_o = round(sum(quote_qty) / qty_o, 5) as stated by the venue):
+Realized PnL of a closed round trip R, in KRW (s = +1 for a sell, -1 for a buy; sums run over
+the simulator's fills of R's orders):
 
-    U  = sum s*price*qty          FU = sum fee (KRW)
-    B  = sum s*qty_o*avg_o        FB = sum fee (USDT)
+    U  = sum s*price*qty (Upbit)      FU = sum fee (KRW)
+    B  = sum s*quoteQty (Binance)     FB = sum commission (USDT)
     pnl_usdt = B,   fees_krw = FU + FB*fx,   pnl_krw = U + B*fx - FU - FB*fx
 
 where fx is the USDT/KRW rate the engine booked R at (not stored; it is recovered from fees_krw,
 which is why the last identity is checked as (pnl_krw - U + FU) * FB == (B - FB) * (fees_krw - FU),
-within 1e-6 KRW for Decimal's 28-digit products). Against the simulator's exact fill prices B
-differs only by the avgPrice rounding: at most sum qty_o * 0.5e-5 USDT, also asserted.
+within 1e-6 KRW for Decimal's 28-digit products). pnl_usdt is exact.
 Also exact: the Upbit KRW and coin balances moved by exactly the stored fills' cash flows and fees,
 the Binance positions equal the stored fills' net quantities and the engine's portfolio, and the
 Binance USDT wallet moved by the simulator's realized PnL minus exactly the recorded fees.
@@ -54,7 +50,8 @@ from arbv2.core.model import Side, Venue
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ZERO = Decimal(0)
-AVG = Decimal("0.00001")
+VIP_MAKER, VIP_TAKER = Decimal("0.00016"), Decimal("0.0004")   # the account's rates at the venue
+Q8 = Decimal("0.00000001")
 DURATION_S = 60.0
 UPBIT_KEY, BINANCE_KEY = "sim-upbit-access", "sim-binance-key"
 UPBIT_START = {"KRW": Decimal(1_000_000_000), "BTC": Decimal(1), "ETH": Decimal(20), "XRP": Decimal(50_000)}
@@ -79,6 +76,7 @@ async def test_sixty_second_sim_session_trades_and_reconciles_with_the_simulator
     async def keep(*args, **kwargs):
         async with real_open(*args, **kwargs) as rt:
             held["rt"] = rt
+            rt.sim.binance.set_commission_rates(BINANCE_KEY, maker=VIP_MAKER, taker=VIP_TAKER)
             yield rt
 
     monkeypatch.setattr(runners, "open_runtime", keep)
@@ -117,15 +115,15 @@ async def test_sixty_second_sim_session_trades_and_reconciles_with_the_simulator
         assert sorted((f.quantity, f.price) for f in mine) == sorted((f["qty"], f["price"]) for f in fills), cid
         assert sum((f.fee for f in mine), ZERO) == sum((f["fee"] for f in fills), ZERO), cid
         assert all(f.fee_asset == "KRW" and f.venue is Venue.UPBIT for f in mine)
-    avg: dict[str, Decimal] = {}
     for cid, fills in by_order["binance_usdm"].items():
         mine = stored["binance_usdm"][cid]
-        assert not any(f["maker"] for f in fills), f"{cid}: a maker fill (the engine sends MARKET orders only)"
-        qty = sum((f["qty"] for f in fills), ZERO)
-        avg[cid] = (sum((f["quote_qty"] for f in fills), ZERO) / qty).quantize(AVG)
-        assert len(mine) == 1 and mine[0].quantity == qty and mine[0].price == avg[cid], (cid, mine, fills)
-        assert mine[0].fee == sum((f["fee"] for f in fills), ZERO), (cid, mine[0].fee, fills)
-        assert mine[0].fee_asset == "USDT"
+        assert not any(f.trade_id.endswith(":est") for f in mine), (cid, mine)
+        assert sorted((f.trade_id, f.quantity, f.price, f.fee) for f in mine) == \
+            sorted((str(f["trade_id"]), f["qty"], f["price"], f["fee"]) for f in fills), (cid, mine, fills)
+        assert all(f.fee_asset == "USDT" and f.venue is Venue.BINANCE_USDM for f in mine)
+        # the account's rate, not the configured one (the engine sends MARKET orders: taker)
+        assert all(f["fee"] == (f["quote_qty"] * VIP_TAKER).quantize(Q8, "ROUND_HALF_UP") for f in fills), cid
+        assert sum((f.fee for f in mine), ZERO) != sum((f["quote_qty"] for f in fills), ZERO) * BINANCE_TAKER_FEE
     every_stored = [f for venue in stored for fills in stored[venue].values() for f in fills]
 
     # balances and positions at the venue moved by exactly what the ledger holds
@@ -154,15 +152,13 @@ async def test_sixty_second_sim_session_trades_and_reconciles_with_the_simulator
     for trip in closed:
         prefix = trip.round_trip_id + "-"
         up = [f for cid, fs in by_order["upbit"].items() if cid.startswith(prefix) for f in fs]
-        bn = {cid: fs for cid, fs in by_order["binance_usdm"].items() if cid.startswith(prefix)}
+        bn = [f for cid, fs in by_order["binance_usdm"].items() if cid.startswith(prefix) for f in fs]
         U = sum((_sign(f["side"]) * f["price"] * f["qty"] for f in up), ZERO)
         FU = sum((f["fee"] for f in up), ZERO)
-        B = sum((_sign(fs[0]["side"]) * sum((f["qty"] for f in fs), ZERO) * avg[cid] for cid, fs in bn.items()), ZERO)
-        B_exact = sum((_sign(f["side"]) * f["quote_qty"] for fs in bn.values() for f in fs), ZERO)
-        FB = sum((f["fee"] for fs in bn.values() for f in fs), ZERO)
+        B = sum((_sign(f["side"]) * f["quote_qty"] for f in bn), ZERO)
+        FB = sum((f["fee"] for f in bn), ZERO)
         assert up and bn and FB > 0, trip.round_trip_id
         assert trip.pnl_usdt == B, (trip.round_trip_id, trip.pnl_usdt, B)
-        assert abs(B - B_exact) <= sum((f["qty"] for fs in bn.values() for f in fs), ZERO) * Decimal("0.000005")
         fx = (trip.fees_krw - FU) / FB
         assert 1000 < fx < 2000, (trip.round_trip_id, fx)
         assert abs((trip.pnl_krw - U + FU) * FB - (B - FB) * (trip.fees_krw - FU)) <= Decimal("1e-6") * FB, \
