@@ -140,9 +140,16 @@ class OrderIntent:
                 raise ValueError("quote_amount: only a market buy can be sized in quote currency")
 
 
+ESTIMATED_TRADE_SUFFIX = ":est"
+
+
 @dataclass(frozen=True, slots=True)
 class Fill:
-    """One execution of an order: base quantity at price, with the fee the venue charged."""
+    """One execution of an order: base quantity at price, with the fee the venue charged.
+
+    A fill whose trade_id ends in ESTIMATED_TRADE_SUFFIX stands in for trades the venue did not
+    let us read yet; the stores replace it as soon as the order's real trades are recorded.
+    """
 
     venue: Venue
     symbol: str
@@ -158,6 +165,10 @@ class Fill:
     @property
     def notional(self) -> Decimal:
         return self.quantity * self.price
+
+    @property
+    def is_estimate(self) -> bool:
+        return self.trade_id.endswith(ESTIMATED_TRADE_SUFFIX)
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,6 +119,27 @@ async def test_fills_are_idempotent_on_venue_and_trade_id(trade_store):
     assert ids == ["t1", "t2"]
 
 
+async def _fill_ids(trade_store, coid: str) -> list[str]:
+    if hasattr(trade_store, "fills"):
+        return [f.trade_id for f in await trade_store.fills(coid)]
+    async with trade_store._pool.acquire() as conn:
+        return [r["trade_id"] for r in await conn.fetch(
+            "SELECT trade_id FROM v2_fills WHERE client_order_id = $1 ORDER BY ts, trade_id", coid)]
+
+
+async def test_real_trades_replace_an_estimated_fill_and_never_sit_beside_one(trade_store):
+    est = fill("c9", "777:est", T0)
+    await trade_store.record_order(order("c9", OrderStatus.FILLED, T0, "0.0111", fills=(est,)))
+    assert await _fill_ids(trade_store, "c9") == ["777:est"]
+    real = [fill("c9", "t91", T0 + 1000), fill("c9", "t92", T0 + 2000)]
+    await trade_store.record_order(order("c9", OrderStatus.FILLED, T0 + 3000, "0.0111", fills=tuple(real)))
+    assert await _fill_ids(trade_store, "c9") == ["t91", "t92"]          # the estimate is gone
+    await trade_store.record_fill(est)                                    # a late estimate is refused
+    assert await _fill_ids(trade_store, "c9") == ["t91", "t92"]
+    await trade_store.record_fill(fill("c8", "555:est", T0))             # other orders keep theirs
+    assert await _fill_ids(trade_store, "c8") == ["555:est"]
+
+
 async def test_round_trip_upsert_and_range_reads(trade_store):
     a = round_trip("rt-a", "BTC", T0, "1500", state=RoundTripState.HEDGED)
     await trade_store.record_round_trip(a)

@@ -14,7 +14,7 @@ from typing import Iterable
 
 from arbv2.adapters.binance.symbols import from_symbol
 from arbv2.adapters.common.decimals import dec_or_zero
-from arbv2.core.model import Fill, Order, OrderStatus, OrderType, Side, Venue
+from arbv2.core.model import ESTIMATED_TRADE_SUFFIX, Fill, Order, OrderStatus, OrderType, Side, Venue
 
 _STATUS = {
     "NEW": OrderStatus.NEW, "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED, "FILLED": OrderStatus.FILLED,
@@ -26,7 +26,7 @@ QUOTE_ASSET = "USDT"
 
 def estimate_trade_id(order_id: object) -> str:
     """Return the trade id of the estimated fill that stands in for an order's unread trades."""
-    return f"{order_id}:est"
+    return f"{order_id}{ESTIMATED_TRADE_SUFFIX}"
 
 
 def wants_trades(order: Order) -> bool:

@@ -90,7 +90,16 @@ class MemoryTradeStore:
             raw=order.raw if order.raw is not None else old.raw)
 
     async def record_fill(self, fill: Fill) -> None:
-        self._fills.setdefault((fill.venue.value, fill.trade_id), dataclasses.replace(fill, ts_ns=_us(fill.ts_ns)))
+        venue, cid = fill.venue.value, fill.client_order_id
+        same_order = [k for k, f in self._fills.items() if k[0] == venue and f.client_order_id == cid]
+        if fill.is_estimate:
+            if any(not self._fills[k].is_estimate for k in same_order):
+                return                                   # the real trades are already here
+        else:
+            for k in same_order:                         # real trades replace the estimate
+                if self._fills[k].is_estimate:
+                    del self._fills[k]
+        self._fills.setdefault((venue, fill.trade_id), dataclasses.replace(fill, ts_ns=_us(fill.ts_ns)))
 
     async def record_fills(self, fills: Sequence[Fill]) -> None:
         for fill in fills:

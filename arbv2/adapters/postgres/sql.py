@@ -44,6 +44,19 @@ INSERT INTO v2_fills (venue, trade_id, ts, client_order_id, symbol, side, quanti
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT DO NOTHING"""
 
+# an estimated fill ("<id>:est") stands in for trades not read yet: real trades of the same
+# order delete it, and it is never inserted beside real trades
+DELETE_ESTIMATED_FILLS = """
+DELETE FROM v2_fills WHERE venue = $1 AND client_order_id = $2 AND trade_id LIKE '%:est'"""
+
+INSERT_ESTIMATED_FILL = """
+INSERT INTO v2_fills (venue, trade_id, ts, client_order_id, symbol, side, quantity, price, fee, fee_asset)
+SELECT $1::text, $2::text, $3::timestamptz, $4::text, $5::text, $6::text, $7::numeric, $8::numeric, $9::numeric,
+       $10::text
+WHERE NOT EXISTS (SELECT 1 FROM v2_fills
+                  WHERE venue = $1::text AND client_order_id = $4::text AND trade_id NOT LIKE '%:est')
+ON CONFLICT DO NOTHING"""
+
 UPSERT_ROUND_TRIP = """
 INSERT INTO v2_trades AS t (round_trip_id, opened_at, symbol_base, direction, state, closed_at, entry_premium,
                             exit_premium, expected_edge_bps, realized_edge_bps, pnl_krw, pnl_usdt, fees_krw,

@@ -17,8 +17,8 @@ import orjson
 
 from arbv2.adapters.postgres import migrate as migrations
 from arbv2.adapters.postgres import rows
-from arbv2.adapters.postgres.sql import (INSERT_FILL, INSERT_INTENT, INSERT_ORDER_EVENT, OPEN_ORDERS,
-                                         PREMIUM_COLUMNS, SELECT_PREMIUM, SELECT_TRADES, SELECT_TRADES_SYMBOL,
+from arbv2.adapters.postgres.sql import (DELETE_ESTIMATED_FILLS, INSERT_ESTIMATED_FILL, INSERT_FILL, INSERT_INTENT,
+                                         INSERT_ORDER_EVENT, OPEN_ORDERS, PREMIUM_COLUMNS, SELECT_PREMIUM, SELECT_TRADES, SELECT_TRADES_SYMBOL,
                                          UPSERT_ORDER, UPSERT_ROUND_TRIP, pnl_query)
 from arbv2.core.errors import StoreError
 from arbv2.core.model import Fill, Order, OrderIntent, RoundTrip
@@ -119,27 +119,26 @@ class PostgresTradeStore:
         fill report must not reopen the order).
         """
         args = rows.order_args(order)
-        fills = [rows.fill_args(f) for f in order.fills]
 
         async def op(conn: asyncpg.Connection) -> None:
             async with conn.transaction():
                 await conn.execute(UPSERT_ORDER, *args)
                 await conn.execute(INSERT_ORDER_EVENT, order.client_order_id, args[14], order.status.value,
                                    order.filled_qty, order.venue_order_id, order.raw)
-                if fills:
-                    await conn.executemany(INSERT_FILL, fills)
+                await _insert_fills(conn, order.fills)
 
         await self._write(f"order {order.client_order_id}", op)
 
     async def record_fill(self, fill: Fill) -> None:
-        args = rows.fill_args(fill)
-        await self._write(f"fill {fill.venue.value}:{fill.trade_id}", lambda c: c.execute(INSERT_FILL, *args))
+        await self.record_fills([fill])
 
     async def record_fills(self, fills: Sequence[Fill]) -> None:
-        """Record many fills in one pipelined round trip (idempotent like record_fill)."""
+        """Record many fills in one transaction (idempotent; real trades replace estimates)."""
         if fills:
-            args = [rows.fill_args(f) for f in fills]
-            await self._write(f"{len(args)} fills", lambda c: c.executemany(INSERT_FILL, args))
+            async def op(conn: asyncpg.Connection) -> None:
+                async with conn.transaction():
+                    await _insert_fills(conn, fills)
+            await self._write(f"{len(fills)} fills", op)
 
     async def record_round_trip(self, rt: RoundTrip) -> None:
         args = rows.round_trip_args(rt)
@@ -256,3 +255,15 @@ class PostgresTradeStore:
             self._flusher.cancel()
         self._pool.terminate()
 
+
+
+async def _insert_fills(conn: asyncpg.Connection, fills: Sequence[Fill]) -> None:
+    """Insert fills; a real trade deletes its order's estimate, an estimate never joins real trades."""
+    real = [f for f in fills if not f.is_estimate]
+    if real:
+        orders = sorted({(f.venue.value, f.client_order_id) for f in real})
+        await conn.executemany(DELETE_ESTIMATED_FILLS, orders)
+        await conn.executemany(INSERT_FILL, [rows.fill_args(f) for f in real])
+    estimates = [rows.fill_args(f) for f in fills if f.is_estimate]
+    if estimates:
+        await conn.executemany(INSERT_ESTIMATED_FILL, estimates)
