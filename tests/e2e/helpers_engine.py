@@ -104,3 +104,12 @@ async def running_engine(cfg: Any, sync_timeout_s: float = 30.0) -> AsyncIterato
         finally:
             rt.engine.stop()
             await asyncio.wait_for(task, 60)
+
+
+def free_port() -> int:
+    """Return a free 127.0.0.1 port (for a program that cannot report the port it bound)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
