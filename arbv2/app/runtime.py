@@ -228,6 +228,8 @@ async def _restore_thresholds(engine: ArbitrageEngine, state_store: Any) -> None
     strategy = doc.get("strategy") or {}
     overrides = strategy.get("overrides") or {}
     glob = {k: v for k, v in strategy.items() if k != "overrides"}
+    if "order_notional_krw" in (doc.get("sizing") or {}):
+        glob["order_notional_krw"] = doc["sizing"]["order_notional_krw"]
     try:
         if glob:
             engine.set_thresholds(None, **glob)
@@ -245,8 +247,8 @@ async def _serve(rt: Runtime, stack: contextlib.AsyncExitStack) -> str:
     from arbv2.app.admin import build_server_app, check_admin_bind
 
     check_admin_bind(rt.cfg)
-    app = build_server_app(rt.engine, rt.cfg, metrics_handler=metrics_handler(rt.metrics.registry),
-                           state_store=rt.state_store)
+    # no state store for the admin app: the engine persists the thresholds it applied (one writer)
+    app = build_server_app(rt.engine, rt.cfg, metrics_handler=metrics_handler(rt.metrics.registry))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)

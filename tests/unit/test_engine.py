@@ -151,6 +151,19 @@ async def test_kill_flattens_hedged_symbols_and_blocks_entries():
     assert rig.engine.status()["kill_switch"] is True
 
 
+async def test_kill_during_an_entry_flattens_it_once_hedged():
+    rig = Rig()
+    await rig.tick(advance_s=0.0)
+    rig.clock.advance(6.0)
+    rig.set_books(ENTRY_UPBIT, ENTRY_BINANCE)
+    await rig.engine.on_books({"BTC"})                    # the entry is in flight
+    assert rig.engine.in_flight == 1
+    out = await rig.engine.kill(flatten=True)
+    assert out["after_entry"] == ["BTC"] and out["flattening"] == []
+    await rig.settle()                                    # entry completes, then the flatten runs
+    assert rig.slot.state is SymbolState.FLAT and rig.binance.net[BN] == 0
+
+
 async def test_unhealthy_book_blocks():
     rig = Rig()
     rig.md.healthy[(Venue.BINANCE_USDM, BN)] = False

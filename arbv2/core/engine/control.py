@@ -24,6 +24,25 @@ GLOBAL_KEYS = frozenset({"entry_edge_bps", "exit_edge_bps", "slippage_bps", "saf
 SYMBOL_KEYS = frozenset({"entry_edge_bps", "exit_edge_bps", "order_notional_krw"})
 
 
+def flatten_symbol(engine: "ArbitrageEngine", base: str) -> str | None:
+    """Start exiting `base`'s hedge at market now; return why not, or None once started."""
+    slot = engine.slots[base]
+    now = engine.clock.now_ns()
+    fx = engine.md.usdt_krw()
+    su, sb = engine._syms[base]
+    ub, bb = engine.md.book(Venue.UPBIT, su), engine.md.book(Venue.BINANCE_USDM, sb)
+    opp = None if not fx or ub is None or bb is None else engine.detector.exit_now(
+        base, ub, bb, fx, now, slot.holding(), "kill")
+    if opp is None:
+        return "books cannot fill the exit"
+    verdict = engine.risk.check(opp, engine.exposure(base), engine.md.health(Venue.UPBIT, su),
+                                engine.md.health(Venue.BINANCE_USDM, sb), now)
+    if not verdict.approved:
+        return f"{verdict.reason.value}: {verdict.detail}"
+    engine.start_execution(slot, verdict, now, engine.clock.monotonic_ns())
+    return None
+
+
 def set_paused(engine: "ArbitrageEngine", paused: bool) -> None:
     engine.paused = paused
     engine.metrics.set("paused", 1.0 if paused else 0.0)
@@ -32,31 +51,28 @@ def set_paused(engine: "ArbitrageEngine", paused: bool) -> None:
 
 
 async def kill(engine: "ArbitrageEngine", flatten: bool) -> dict:
-    """Kill switch on; optionally exit every hedged symbol at market (RiskGuard still checks)."""
+    """Kill switch on; optionally exit every hedged symbol at market (RiskGuard still checks).
+
+    With `flatten`, a symbol whose entry is still executing is flattened as soon as that entry
+    completes (the engine calls `flatten_symbol` from the execution's end).
+    """
     engine.risk.kill_switch = True
+    engine.flatten_pending = flatten
     engine.metrics.set("kill_switch", 1.0)
     log.critical("KILL SWITCH on (flatten=%s)", flatten)
-    out: dict = {"kill_switch": True, "flattening": [], "refused": {}}
+    out: dict = {"kill_switch": True, "flattening": [], "refused": {}, "after_entry": []}
     if flatten:
-        now = engine.clock.now_ns()
-        fx = engine.md.usdt_krw()
         for base, slot in engine.slots.items():
-            if slot.state is not SymbolState.HEDGED or base in engine._tasks:
+            if base in engine._tasks:
+                out["after_entry"].append(base)
                 continue
-            su, sb = engine._syms[base]
-            ub, bb = engine.md.book(Venue.UPBIT, su), engine.md.book(Venue.BINANCE_USDM, sb)
-            opp = None if not fx or ub is None or bb is None else engine.detector.exit_now(
-                base, ub, bb, fx, now, slot.holding(), "kill")
-            if opp is None:
-                out["refused"][base] = "books cannot fill the exit"
+            if slot.state is not SymbolState.HEDGED:
                 continue
-            verdict = engine.risk.check(opp, engine.exposure(base), engine.md.health(Venue.UPBIT, su),
-                                        engine.md.health(Venue.BINANCE_USDM, sb), now)
-            if not verdict.approved:
-                out["refused"][base] = f"{verdict.reason.value}: {verdict.detail}"
-                continue
-            engine.start_execution(slot, verdict, now, engine.clock.monotonic_ns())
-            out["flattening"].append(base)
+            refused = flatten_symbol(engine, base)
+            if refused:
+                out["refused"][base] = refused
+            else:
+                out["flattening"].append(base)
     _persist_engine(engine)
     return out
 

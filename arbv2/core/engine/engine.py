@@ -81,6 +81,7 @@ class ArbitrageEngine:
         self._syms = {b: (upbit_symbol(b), binance_symbol(b)) for b in cfg.symbols}
         self.paused = False
         self.accepting = True
+        self.flatten_pending = False
         self._tasks: dict[str, asyncio.Task] = {}
         self._aux: set[asyncio.Task] = set()
         self._seq = 0
@@ -211,6 +212,10 @@ class ArbitrageEngine:
         finally:
             self._tasks.pop(opp.base, None)
             await self._persist_slot(slot)
+        if self.flatten_pending and slot.state is SymbolState.HEDGED:
+            refused = control.flatten_symbol(self, opp.base)    # a kill landed while this entry ran
+            if refused:
+                log.error("kill: %s hedged after the kill but cannot be flattened now: %s", opp.base, refused)
 
     async def _apply(self, slot: SymbolSlot, opp: Opportunity, rep: ExecutionReport) -> None:
         now = self.clock.now_ns()

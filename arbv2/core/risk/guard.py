@@ -96,7 +96,7 @@ class RiskGuard:
         self._day_loss = Decimal(0)
         self._cool_symbol: dict[str, int] = {}
         self._cool_all_ns = 0
-        self._last_reason: dict[str, RiskReason | None] = {}
+        self._logged: dict[str, set[RiskReason]] = {}   # reasons already logged per symbol
 
     # ------------------------------------------------------------------ state
 
@@ -154,11 +154,12 @@ class RiskGuard:
         if reason is None and opp.action is Action.ENTER:
             reason, detail = self._entry(opp, exposure, now_ns, paused)
         if reason is None:
-            self._last_reason[opp.base] = None
+            self._logged.pop(opp.base, None)
             return RiskVerdict(True, opp, None, "", now_ns)
         self.blocks[reason.value] += 1
-        if self._last_reason.get(opp.base) is not reason:
-            self._last_reason[opp.base] = reason
+        logged = self._logged.setdefault(opp.base, set())
+        if reason not in logged:          # once per reason until the symbol is approved again
+            logged.add(reason)
             log.info("risk: %s %s %s refused: %s (%s)", opp.action.value, opp.base,
                      opp.direction.value, reason.value, detail)
         return RiskVerdict(False, opp, reason, detail, now_ns)
