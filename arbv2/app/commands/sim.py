@@ -19,6 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--faults", default=None, help="YAML/JSON fault plan")
     p.add_argument("--premium-mean", type=float, default=0.02, help="level the kimchi premium reverts to")
     p.add_argument("--tick-interval", type=float, default=0.1, help="market tick in seconds")
+    p.add_argument("--upbit-fill-delay", type=float, default=0.0,
+                   help="seconds between Upbit's 'wait' answer and the fill (0 = the next loop turn)")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.set_defaults(func=_run)
 
@@ -34,8 +36,11 @@ def _run(args: argparse.Namespace) -> int:
     symbols = [s for item in args.symbols for s in item.replace(",", " ").split()]
     if args.tick_interval <= 0 or (args.duration is not None and args.duration <= 0):
         raise ConfigError("simulator: --tick-interval and --duration must be positive")
+    if args.upbit_fill_delay < 0:
+        raise ConfigError(f"simulator: --upbit-fill-delay must be >= 0, got {args.upbit_fill_delay}")
     sim = SimulatorServer(seed=args.seed, symbols=symbols, accounts=accounts, faults=faults,
-                          premium_mean=args.premium_mean, tick_interval_s=args.tick_interval)
+                          premium_mean=args.premium_mean, tick_interval_s=args.tick_interval,
+                          upbit_fill_delay_s=args.upbit_fill_delay)
     return asyncio.run(_serve(sim, args))
 
 
