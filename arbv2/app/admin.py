@@ -320,15 +320,27 @@ async def healthz(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
+def counted(metrics: Any) -> Callable:
+    """Return a middleware that counts every /admin request by HTTP status (bad requests included)."""
+    @web.middleware
+    async def count(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        if request.path.startswith("/admin"):
+            metrics.inc("admin_requests", status=str(response.status))
+        return response
+    return count
+
+
 def build_server_app(control: EngineControl, cfg: Config, *, metrics_handler: Handler | None = None,
                      state_store: StateStoreLike | None = None, evidence_dir: str = "evidence",
-                     audit_logger: logging.Logger | None = None) -> web.Application:
+                     audit_logger: logging.Logger | None = None, metrics: Any = None) -> web.Application:
     """Return the engine's aiohttp app: /admin/*, /healthz and (when given) /metrics.
 
     Raises ConfigError when cfg.server would expose the admin API beyond loopback unasked.
     """
     check_admin_bind(cfg)
-    app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
+    middlewares = [json_errors] if metrics is None else [counted(metrics), json_errors]
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
     app.add_routes(admin_routes(control, cfg, state_store=state_store, evidence_dir=evidence_dir,
                                 audit_logger=audit_logger))
     app.add_routes([web.get("/healthz", healthz)])

@@ -248,7 +248,8 @@ async def _serve(rt: Runtime, stack: contextlib.AsyncExitStack) -> str:
 
     check_admin_bind(rt.cfg)
     # no state store for the admin app: the engine persists the thresholds it applied (one writer)
-    app = build_server_app(rt.engine, rt.cfg, metrics_handler=metrics_handler(rt.metrics.registry))
+    app = build_server_app(rt.engine, rt.cfg, metrics_handler=metrics_handler(rt.metrics.registry),
+                           metrics=rt.metrics)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)

@@ -263,3 +263,21 @@ async def test_every_mutating_call_is_audited_without_the_token(client, caplog):
     assert lines[1].startswith("admin kill refused 401") and fingerprint("wrong") in lines[1]
     assert lines[2].startswith("admin thresholds refused 400") and '"bogus": 1' in lines[2]
     assert all(TOKEN not in line and "wrong token" not in line.split("who=")[1] for line in lines)
+
+
+async def test_every_admin_request_is_counted_by_status(engine, tmp_path):
+    from arbv2.adapters.memory.metrics import MemoryMetrics
+
+    metrics = MemoryMetrics(["BTC"])
+    c = await _client(engine, _cfg(), None, tmp_path, metrics=metrics)
+    try:
+        await c.get("/admin/status")                                            # no token: 401
+        await c.post("/admin/pause", headers={"Authorization": f"Bearer {TOKEN}"})
+        await c.put("/admin/thresholds", headers={"Authorization": f"Bearer {TOKEN}"}, data=b"{not json")
+        await c.get("/healthz")                                                 # not an admin path
+    finally:
+        await c.close()
+    assert metrics.counter("admin_requests", status="401") == 1
+    assert metrics.counter("admin_requests", status="200") == 1
+    assert metrics.counter("admin_requests", status="400") == 1
+    assert sum(v for (n, _), v in metrics.counters.items() if n == "admin_requests") == 3

@@ -118,6 +118,7 @@ CATALOG: Mapping[str, MetricSpec] = {s.short: s for s in (
     _g("kill_switch", "1 when the kill switch is on."),
     _g("paused", "1 when trading is paused by an operator."),
     _g("up", "1 while the engine process serves metrics."),
+    _c("admin_requests", "Admin API requests, by HTTP status (4xx: refused or malformed).", "status"),
     _g("start_time_seconds", "Engine start time, Unix seconds."),
 )}
 
