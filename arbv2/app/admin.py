@@ -23,7 +23,8 @@ from typing import Any, Awaitable, Callable, Mapping, Protocol
 from aiohttp import web
 
 from arbv2.app.evidence import evidence_path, valid_run_id
-from arbv2.core.config import Config, StrategyConfig, SymbolOverride, build, to_plain
+from arbv2.core.config import Config, StrategyConfig, SymbolOverride, build
+from arbv2.core.typed_data import to_plain
 from arbv2.core.errors import ConfigError
 
 GLOBAL_THRESHOLD_KEYS = ("entry_edge_bps", "exit_edge_bps", "slippage_bps", "safety_margin_bps")

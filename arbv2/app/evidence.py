@@ -16,7 +16,8 @@ from typing import Any, Literal, Mapping, Sequence
 
 from arbv2.adapters.common.files import atomic_write
 from arbv2.app.kpi import GateResult, compute_kpis, latency_summary_us
-from arbv2.core.config import Config, to_plain
+from arbv2.core.config import Config
+from arbv2.core.typed_data import to_plain
 from arbv2.core.model import RoundTrip
 
 __all__ = ["GateResult", "SCHEMA_VERSION", "STANDARD_COUNTS", "build_evidence", "evidence_path",

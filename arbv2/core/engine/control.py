@@ -8,7 +8,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from arbv2.core import config as cfgmod
-from arbv2.core.config import Config, to_plain
+from arbv2.core.config import Config
+from arbv2.core.typed_data import to_plain
 from arbv2.core.engine.state import SymbolState
 from arbv2.core.errors import ConfigError
 from arbv2.core.model import Venue

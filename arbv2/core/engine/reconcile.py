@@ -17,7 +17,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from arbv2.core import config as cfgmod
-from arbv2.core.config import Config, to_plain
+from arbv2.core.config import Config
+from arbv2.core.typed_data import to_plain
 from arbv2.core.engine.state import SymbolState
 from arbv2.core.errors import ConfigError, UnknownOrder
 from arbv2.core.execution.legs import order_fills
