@@ -88,7 +88,7 @@ class ReplayLoop(asyncio.SelectorEventLoop):
         `epoch_ns` (the caller lets the loop run them, then asks again); otherwise advance as
         `advance_to` does and return False.
         """
-        if self._ready or (self._scheduled and self.due(epoch_ns)):
+        if self._ready or (self._scheduled and self.due(epoch_ns)):  # type: ignore[attr-defined]
             return True
         vns = epoch_ns - self.origin_ns
         if vns > self._vns:

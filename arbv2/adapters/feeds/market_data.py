@@ -88,6 +88,7 @@ class MarketData:
         Without a metrics port that is the venue part's own `handle_frame` (what `handle_frame`
         calls after its venue lookup); with one, the full `handle_frame`, so stage timings are kept.
         """
+        part: UpbitMarketData | BinanceMarketData
         try:
             part = self._venues[venue]
         except KeyError:

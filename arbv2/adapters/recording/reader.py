@@ -1,6 +1,7 @@
 """Read .arbrec recordings back in timestamp order, stopping cleanly at a torn tail."""
 from __future__ import annotations
 
+import types
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ import orjson
 from arbv2.adapters.recording.format import (BLOCK_HEAD, BLOCK_MAGIC, HEADER_LEN, KIND_NAMES, MAGIC, RECORD_HEAD,
                                              VENUES)
 
+_inflate: types.ModuleType
 try:   # zlib-ng inflates the same zlib streams about twice as fast; the stdlib is the fallback
     from zlib_ng import zlib_ng as _inflate
 except ImportError:  # pragma: no cover - depends on the environment
