@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from arbv2.adapters.common.decimals import floor_to
 from arbv2.core.model import Side
@@ -10,24 +10,23 @@ from arbv2.core.model import Side
 MAX_LEVELS = 1000
 
 
-def levels(book: Any, side: Side, limit: Decimal | None, n: int = MAX_LEVELS) -> list[tuple[Decimal, Decimal]]:
-    """Return the levels a taker on `side` may hit, best first, as Decimal (price, qty).
+def levels(book: Any, side: Side, limit: Decimal | None, n: int = MAX_LEVELS) -> Iterator[tuple[Decimal, Decimal]]:
+    """Yield the levels a taker on `side` may hit, best first, as Decimal (price, qty).
 
     Buys take asks at or below `limit`, sells take bids at or above it (no limit: all levels).
-    The arrays are copies made by the book, so the market-data book is never touched.
+    Lazy: a walk that fills on the first levels converts only those to Decimal. The arrays are
+    copies made by the book, so the market-data book is never touched.
     """
     rows = book.asks(n) if side is Side.BUY else book.bids(n)
-    out = []
     for price_f, qty_f in rows.tolist():
         price, qty = Decimal(repr(price_f)), Decimal(repr(qty_f))
         if limit is not None and (price > limit if side is Side.BUY else price < limit):
-            break
+            return
         if qty > 0:
-            out.append((price, qty))
-    return out
+            yield price, qty
 
 
-def take_base(book_levels: list[tuple[Decimal, Decimal]], want: Decimal, step: Decimal) -> list[tuple[Decimal, Decimal]]:
+def take_base(book_levels: Iterable[tuple[Decimal, Decimal]], want: Decimal, step: Decimal) -> list[tuple[Decimal, Decimal]]:
     """Return (price, qty) fills taking `want` base, each qty on the `step` grid."""
     fills, rest = [], want
     for price, qty in book_levels:
@@ -40,7 +39,7 @@ def take_base(book_levels: list[tuple[Decimal, Decimal]], want: Decimal, step: D
     return fills
 
 
-def take_quote(book_levels: list[tuple[Decimal, Decimal]], budget: Decimal,
+def take_quote(book_levels: Iterable[tuple[Decimal, Decimal]], budget: Decimal,
                step: Decimal) -> tuple[list[tuple[Decimal, Decimal]], bool]:
     """Return ((price, qty) fills spending at most `budget` quote, complete).
 
