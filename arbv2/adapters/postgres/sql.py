@@ -47,7 +47,9 @@ ON CONFLICT DO NOTHING"""
 # an estimated fill ("<id>:est") stands in for trades not read yet: real trades of the same
 # order delete it, and it is never inserted beside real trades
 DELETE_ESTIMATED_FILLS = """
-DELETE FROM v2_fills WHERE venue = $1 AND client_order_id = $2 AND trade_id LIKE '%:est'"""
+DELETE FROM v2_fills
+WHERE trade_id LIKE '%:est'
+  AND (venue, client_order_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))"""
 
 INSERT_ESTIMATED_FILL = """
 INSERT INTO v2_fills (venue, trade_id, ts, client_order_id, symbol, side, quantity, price, fee, fee_asset)

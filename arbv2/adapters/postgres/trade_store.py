@@ -262,7 +262,7 @@ async def _insert_fills(conn: asyncpg.Connection, fills: Sequence[Fill]) -> None
     real = [f for f in fills if not f.is_estimate]
     if real:
         orders = sorted({(f.venue.value, f.client_order_id) for f in real})
-        await conn.executemany(DELETE_ESTIMATED_FILLS, orders)
+        await conn.execute(DELETE_ESTIMATED_FILLS, [v for v, _ in orders], [c for _, c in orders])
         await conn.executemany(INSERT_FILL, [rows.fill_args(f) for f in real])
     estimates = [rows.fill_args(f) for f in fills if f.is_estimate]
     if estimates:
