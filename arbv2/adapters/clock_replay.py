@@ -104,7 +104,7 @@ class ReplayLoop(asyncio.SelectorEventLoop):
             handle = heapq.heappop(heap)
             handle._scheduled = False
             self._timer_cancelled_count -= 1
-        return bool(heap) and heap[0]._when * _NS <= epoch_ns - self.origin_ns
+        return bool(heap) and round(heap[0]._when * _NS) <= epoch_ns - self.origin_ns   # float seconds: round to ns
 
 
 class ReplayClock:

@@ -71,6 +71,25 @@ def test_due_and_advance_to():
     assert run(main)
 
 
+def test_step_to_advances_only_when_nothing_is_due_first():
+    async def main(loop, clock):
+        assert loop.step_to(ORIGIN + 1_000) is False          # nothing pending: time moves
+        assert clock.now_ns() == ORIGIN + 1_000
+        assert loop.step_to(ORIGIN + 500) is False            # never backwards
+        assert clock.now_ns() == ORIGIN + 1_000
+        task = asyncio.ensure_future(clock.sleep(0.002))      # timer at ORIGIN + 1_000 + 2 ms
+        assert loop.step_to(ORIGIN + 10**9) is True           # a ready callback: run it first
+        assert clock.now_ns() == ORIGIN + 1_000
+        await asyncio.sleep(0)                                # the task arms its timer
+        assert loop.step_to(ORIGIN + 1_000 + 1_999_999) is False   # before the timer: advance
+        assert loop.step_to(ORIGIN + 1_000 + 2_000_000) is True    # the timer is due: stop
+        await task                                            # it fires at its exact deadline
+        assert clock.now_ns() == ORIGIN + 1_000 + 2_000_000
+        return True
+
+    assert run(main)
+
+
 def test_a_task_waiting_on_nothing_is_reported_not_hung():
     async def main(loop, clock):
         await asyncio.get_running_loop().create_future()
