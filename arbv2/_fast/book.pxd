@@ -25,7 +25,8 @@ cdef class L2Book:
     cdef double* _qtys[2]
     cdef Py_ssize_t _n[2]
     cdef Py_ssize_t _dead[2]
-    cdef Py_ssize_t _cap[2]
+    cdef Py_ssize_t _cap[2]      # entries allocated from _keys[side] / _qtys[side] on
+    cdef Py_ssize_t _front[2]    # free entries allocated below them (the front gap)
     cdef public long long last_update_id
     cdef public long long ts_event_ns
     # The last result tuple of best_bid/best_ask/vwap_base/vwap_quote (owned; NULL before the
@@ -36,6 +37,7 @@ cdef class L2Book:
     cdef PyObject* _res_quote
 
     cdef int _reserve(self, int side, Py_ssize_t need) except -1
+    cdef int _room(self, int side, Py_ssize_t need, Py_ssize_t keep) except -1
     cdef void _compact(self, int side) noexcept nogil
     cdef void _set(self, int side, double price, double qty) noexcept nogil
     cdef Walk walk_base(self, int book_side, double want) noexcept nogil

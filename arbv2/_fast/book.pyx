@@ -96,7 +96,7 @@ cdef inline Py_ssize_t _count_ge(const double* a, Py_ssize_t n, double k) noexce
 
 cdef inline Py_ssize_t _find(const double* a, Py_ssize_t n, double k) noexcept nogil:
     """Smallest i in [0, n] with a[i] >= k (a ascending, best last; most lookups are near the end)."""
-    cdef Py_ssize_t c, m, half, g
+    cdef Py_ssize_t c, m, half, g, lo, hi, tries
     cdef double x
     cdef const double* b
     if n <= NEAR:
@@ -104,25 +104,39 @@ cdef inline Py_ssize_t _find(const double* a, Py_ssize_t n, double k) noexcept n
     c = _count_ge_near(a + n - NEAR, k)      # NEAR == 32
     if c < NEAR:
         return n - c
-    # Far from the touch: guess the index by interpolating on the key span (levels sit on a
-    # tick grid, and tombstones keep it dense), then count over a 32-entry window around it.
-    x = (k - a[0]) / (a[n - 1] - a[0]) * <double>(n - 1) - <double>(NEAR // 2)
-    g = 0
-    if x >= <double>(n - 2 * NEAR):            # clamp in floating point, then convert
-        if n > 2 * NEAR:
-            g = n - 2 * NEAR
-    elif x >= 0.0:
-        g = <Py_ssize_t>x
-    if (g == 0 or a[g] < k) and a[g + NEAR - 1] >= k:
-        return g + NEAR - _count_ge_near(a + g, k)
-    # Guess missed: branch-free lower bound in a[0 : n - NEAR] (answer in [0, n - NEAR]).
-    m = n - NEAR
-    b = a
-    while m > 1:
-        half = m >> 1
-        b = b + half if b[half] < k else b
-        m -= half
-    return (b - a) + (b[0] < k)
+    # Far from the touch: the answer r is in [lo, hi] (a[n - NEAR] >= k). Guess it by
+    # interpolating on the keys at the bracket's ends (levels sit on a tick grid, tombstones keep
+    # it dense), then count over a 32-entry window around the guess. A miss narrows the bracket
+    # to one side of the window and interpolates again there, where the density is local.
+    lo = 0
+    hi = n - NEAR
+    tries = 3
+    while hi - lo >= NEAR:
+        if tries == 0:                          # a pathological key spacing: binary search
+            m = hi - lo
+            b = a + lo
+            while m > 1:
+                half = m >> 1
+                b = b + half if b[half] < k else b
+                m -= half
+            return (b - a) + (b[0] < k)
+        tries -= 1
+        x = (<double>lo + (k - a[lo]) / (a[hi] - a[lo]) * <double>(hi - lo)
+             - <double>(NEAR // 2))
+        g = lo                                  # clamp in floating point, then convert
+        if x >= <double>(hi - NEAR + 1):
+            g = hi - NEAR + 1
+        elif x > <double>lo:
+            g = <Py_ssize_t>x
+        if a[g + NEAR - 1] < k:                 # r > g + 31
+            lo = g + NEAR
+        elif g > lo and a[g - 1] >= k:          # r < g
+            hi = g - 1
+        else:                                   # g <= r <= g + 31
+            return g + NEAR - _count_ge_near(a + g, k)
+    # hi - lo < 32: a window ending at hi (or starting at 0) holds r.
+    g = hi - (NEAR - 1) if hi >= NEAR - 1 else 0
+    return g + NEAR - _count_ge_near(a + g, k)
 
 
 # Side arguments of the walks: the interned literals and the int singletons are matched by
@@ -270,6 +284,7 @@ cdef class L2Book:
         for s in range(2):
             self._n[s] = 0
             self._dead[s] = 0
+            self._front[s] = 0
             self._cap[s] = cap
             self._keys[s] = <double*>malloc(cap * sizeof(double))
             self._qtys[s] = <double*>malloc(cap * sizeof(double))
@@ -282,30 +297,49 @@ cdef class L2Book:
     def __dealloc__(self):
         cdef int s
         for s in range(2):
-            free(self._keys[s])
-            free(self._qtys[s])
+            if self._keys[s] != NULL:
+                free(self._keys[s] - self._front[s])
+            if self._qtys[s] != NULL:
+                free(self._qtys[s] - self._front[s])
         Py_XDECREF(self._res_bid)
         Py_XDECREF(self._res_ask)
         Py_XDECREF(self._res_base)
         Py_XDECREF(self._res_quote)
 
     cdef int _reserve(self, int side, Py_ssize_t need) except -1:
-        cdef Py_ssize_t cap = self._cap[side]
+        # Make room for `need` entries from the first one (the front gap is kept).
+        cdef Py_ssize_t front = self._front[side]
+        cdef Py_ssize_t total = front + self._cap[side]
         cdef double* k
         cdef double* q
-        if need <= cap:
+        if need <= self._cap[side]:
             return 0
-        while cap < need:
-            cap *= 2
-        k = <double*>realloc(self._keys[side], cap * sizeof(double))
+        while total < front + need:
+            total *= 2
+        k = <double*>realloc(self._keys[side] - front, total * sizeof(double))
         if k == NULL:
             raise MemoryError()
-        self._keys[side] = k
-        q = <double*>realloc(self._qtys[side], cap * sizeof(double))
+        self._keys[side] = k + front
+        q = <double*>realloc(self._qtys[side] - front, total * sizeof(double))
         if q == NULL:
             raise MemoryError()
-        self._qtys[side] = q
-        self._cap[side] = cap
+        self._qtys[side] = q + front
+        self._cap[side] = total - front
+        return 0
+
+    cdef int _room(self, int side, Py_ssize_t need, Py_ssize_t keep) except -1:
+        # Make room for `need` entries from the first one, and when a big side has no front gap
+        # left, open one of need / 4 entries below its deepest level, moving the first `keep`
+        # entries up.
+        cdef Py_ssize_t h = need >> 2 if self._front[side] == 0 and need >= 2 * NEAR else 0
+        self._reserve(side, need + h)
+        if h:
+            memmove(self._keys[side] + h, self._keys[side], keep * sizeof(double))
+            memmove(self._qtys[side] + h, self._qtys[side], keep * sizeof(double))
+            self._keys[side] += h
+            self._qtys[side] += h
+            self._front[side] = h
+            self._cap[side] -= h
         return 0
 
     cdef void _compact(self, int side) noexcept nogil:
@@ -358,6 +392,17 @@ cdef class L2Book:
                 k[i - 1] = key
                 q[i - 1] = qty
                 self._dead[side] -= 1
+            elif 2 * i < n and self._front[side] != 0:
+                # Nearer the deep end: move the i entries below down into the front gap.
+                memmove(k - 1, k, i * sizeof(double))
+                memmove(q - 1, q, i * sizeof(double))
+                k[i - 1] = key
+                q[i - 1] = qty
+                self._keys[side] = k - 1
+                self._qtys[side] = q - 1
+                self._front[side] -= 1
+                self._cap[side] += 1
+                self._n[side] = n + 1
             else:
                 memmove(k + i + 1, k + i, (n - i) * sizeof(double))
                 memmove(q + i + 1, q + i, (n - i) * sizeof(double))
@@ -371,8 +416,9 @@ cdef class L2Book:
             raise ValueError(f"side: must be 0 (bid) or 1 (ask), got {side}")
         if _bad_price(price) or _bad_qty(qty):
             raise ValueError(f"bad level: price={price!r} qty={qty!r}")
-        if self._n[side] >= self._cap[side]:
-            self._reserve(side, self._n[side] + 1)
+        cdef Py_ssize_t n = self._n[side]
+        if n >= self._cap[side] or (self._front[side] == 0 and n >= 2 * NEAR):
+            self._room(side, n + 1, n)
         self._set(side, price, qty)
 
     def apply_deltas(self, sides, prices, qtys):
@@ -380,7 +426,7 @@ cdef class L2Book:
         cdef cnp.ndarray sa = _arr_sides(sides)
         cdef cnp.ndarray pa = _arr_f64(prices, "prices")
         cdef cnp.ndarray qa = _arr_f64(qtys, "qtys")
-        cdef Py_ssize_t i, m = cnp.PyArray_DIM(sa, 0), asks = 0
+        cdef Py_ssize_t i, m = cnp.PyArray_DIM(sa, 0), asks = 0, n0, n1
         cdef const int8_t* s = <const int8_t*>cnp.PyArray_DATA(sa)
         cdef const double* p = <const double*>cnp.PyArray_DATA(pa)
         cdef const double* q = <const double*>cnp.PyArray_DATA(qa)
@@ -396,10 +442,12 @@ cdef class L2Book:
             for i in range(m):
                 if s[i] != 0 and s[i] != 1:
                     raise ValueError(f"deltas: side {i} must be 0 (bid) or 1 (ask), got {s[i]}")
-        if self._n[0] + (m - asks) > self._cap[0]:
-            self._reserve(0, self._n[0] + (m - asks))
-        if self._n[1] + asks > self._cap[1]:
-            self._reserve(1, self._n[1] + asks)
+        n0 = self._n[0]
+        n1 = self._n[1]
+        if n0 + (m - asks) > self._cap[0] or (self._front[0] == 0 and n0 >= 2 * NEAR):
+            self._room(0, n0 + (m - asks), n0)
+        if n1 + asks > self._cap[1] or (self._front[1] == 0 and n1 >= 2 * NEAR):
+            self._room(1, n1 + asks, n1)
         for i in range(m):
             self._set(s[i], p[i], q[i])
 
@@ -415,8 +463,9 @@ cdef class L2Book:
         if cnp.PyArray_DIM(qa, 0) != m:
             raise ValueError(f"levels: prices and qtys differ in length ({m} != {cnp.PyArray_DIM(qa, 0)})")
         _check_levels(p, q, m, "levels")
-        if self._n[side] + m > self._cap[side]:
-            self._reserve(side, self._n[side] + m)
+        cdef Py_ssize_t n = self._n[side]
+        if n + m > self._cap[side] or (self._front[side] == 0 and n >= 2 * NEAR):
+            self._room(side, n + m, n)
         for i in range(m):
             self._set(side, p[i], q[i])
 
@@ -431,10 +480,10 @@ cdef class L2Book:
             raise ValueError("snapshot: prices and quantities differ in length")
         _check_levels(<const double*>cnp.PyArray_DATA(bp), <const double*>cnp.PyArray_DATA(bq), nb, "bids")
         _check_levels(<const double*>cnp.PyArray_DATA(ap), <const double*>cnp.PyArray_DATA(aq), na, "asks")
-        if nb > self._cap[0]:
-            self._reserve(0, nb)
-        if na > self._cap[1]:
-            self._reserve(1, na)
+        if nb > self._cap[0] or (self._front[0] == 0 and nb >= 2 * NEAR):
+            self._room(0, nb, self._n[0])
+        if na > self._cap[1] or (self._front[1] == 0 and na >= 2 * NEAR):
+            self._room(1, na, self._n[1])
         self._load_side(0, bp, bq)
         self._load_side(1, ap, aq)
 
