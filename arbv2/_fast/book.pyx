@@ -62,18 +62,20 @@ cdef inline bint _bad_qty(double q) noexcept nogil:
 cdef extern from *:
     """
     /* How many of a[0:32] are >= k, branch-free. GCC does not vectorize a counting loop over a
-       double compare (the compare may trap), so on x86-64 it is written with SSE2 (baseline). */
+       double compare (the compare may trap), so on x86-64 it is written with SSE2 (baseline).
+       It counts a[j] < k (32 minus that): cmpltpd overwrites the freshly loaded a[j] register,
+       where a >= compare would overwrite a copy of k made for every pair. */
     #if defined(__SSE2__) && (defined(__x86_64__) || defined(_M_X64))
     #include <emmintrin.h>
     static inline Py_ssize_t arbv2_count_ge_near(const double* a, double k) {
         __m128d kk = _mm_set1_pd(k);
         __m128i c0 = _mm_setzero_si128(), c1 = _mm_setzero_si128();
         for (int j = 0; j < 32; j += 4) {
-            c0 = _mm_sub_epi64(c0, _mm_castpd_si128(_mm_cmpge_pd(_mm_loadu_pd(a + j), kk)));
-            c1 = _mm_sub_epi64(c1, _mm_castpd_si128(_mm_cmpge_pd(_mm_loadu_pd(a + j + 2), kk)));
+            c0 = _mm_add_epi64(c0, _mm_castpd_si128(_mm_cmplt_pd(_mm_loadu_pd(a + j), kk)));
+            c1 = _mm_add_epi64(c1, _mm_castpd_si128(_mm_cmplt_pd(_mm_loadu_pd(a + j + 2), kk)));
         }
         c0 = _mm_add_epi64(c0, c1);
-        return (Py_ssize_t)(_mm_cvtsi128_si64(c0) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(c0, c0)));
+        return 32 + (Py_ssize_t)(_mm_cvtsi128_si64(c0) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(c0, c0)));
     }
     #else
     static inline Py_ssize_t arbv2_count_ge_near(const double* a, double k) {
@@ -357,7 +359,7 @@ cdef class L2Book:
 
     cdef void _set(self, int side, double price, double qty) noexcept nogil:
         # Capacity for one more entry must already be reserved.
-        cdef double key = price if side == BOOK_BID else -price
+        cdef double key = price * <double>(1 - 2 * side)   # bid: price, ask: -price (no branch)
         cdef double* k = self._keys[side]
         cdef double* q = self._qtys[side]
         cdef Py_ssize_t n = self._n[side]
