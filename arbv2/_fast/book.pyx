@@ -482,10 +482,10 @@ cdef class L2Book:
             raise ValueError("snapshot: prices and quantities differ in length")
         _check_levels(<const double*>cnp.PyArray_DATA(bp), <const double*>cnp.PyArray_DATA(bq), nb, "bids")
         _check_levels(<const double*>cnp.PyArray_DATA(ap), <const double*>cnp.PyArray_DATA(aq), na, "asks")
-        if nb > self._cap[0] or (self._front[0] == 0 and nb >= 2 * NEAR):
-            self._room(0, nb, self._n[0])
-        if na > self._cap[1] or (self._front[1] == 0 and na >= 2 * NEAR):
-            self._room(1, na, self._n[1])
+        if nb > self._cap[0]:                   # (the first delta opens a front gap, see _room)
+            self._reserve(0, nb)
+        if na > self._cap[1]:
+            self._reserve(1, na)
         self._load_side(0, bp, bq)
         self._load_side(1, ap, aq)
 
