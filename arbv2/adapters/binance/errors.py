@@ -5,6 +5,7 @@ from typing import Mapping
 
 import orjson
 
+from arbv2.adapters.common.errors import parse_retry_after
 from arbv2.core.errors import (AuthError, InsufficientFunds, InvalidOrder, OrderRejected, RateLimited,
                                TimestampSkew, UnknownOrder, VenueError, VenueUnavailable)
 
@@ -40,13 +41,6 @@ def parse_body(body: bytes) -> tuple[int | None, str]:
     return None, str(doc)[:200]
 
 
-def _retry_after(headers: Mapping[str, str], default: float) -> float:
-    try:
-        return max(0.0, float(headers.get("Retry-After", "")))
-    except ValueError:
-        return default
-
-
 def map_error(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> VenueError:
     """Return the arbv2 error for a Binance error response, keeping the venue's code and msg."""
     headers = headers or {}
@@ -54,16 +48,16 @@ def map_error(status: int, body: bytes, headers: Mapping[str, str] | None = None
     kw = dict(venue="binance_usdm", code=code if code is not None else status, venue_message=msg, http_status=status)
     text = f"binance_usdm {status} {code if code is not None else ''}: {msg}"
     if status in (429, 418):
-        return RateLimited(text, retry_after_s=_retry_after(headers, 1.0 if status == 429 else 120.0), **kw)
+        return RateLimited(text, retry_after_s=parse_retry_after(headers, 1.0 if status == 429 else 120.0), **kw)
     cls = _BY_CODE.get(code) if code is not None else None
     if cls is RateLimited:
-        return RateLimited(text, retry_after_s=_retry_after(headers, 1.0), **kw)
+        return RateLimited(text, retry_after_s=parse_retry_after(headers, 1.0), **kw)
     if cls is not None:
         return cls(text, **kw)
     if status >= 500 or status == 408:
         return VenueUnavailable(text, **kw)
     if status == 403:  # Binance uses 403 for a WAF limit violation
-        return RateLimited(text, retry_after_s=_retry_after(headers, 60.0), **kw)
+        return RateLimited(text, retry_after_s=parse_retry_after(headers, 60.0), **kw)
     if status == 401:
         return AuthError(text, **kw)
     if status == 400 and code is not None and code <= -1100:

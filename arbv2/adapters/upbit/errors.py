@@ -5,6 +5,7 @@ from typing import Mapping
 
 import orjson
 
+from arbv2.adapters.common.errors import parse_retry_after
 from arbv2.core.errors import (AuthError, InsufficientFunds, InvalidOrder, OrderRejected, RateLimited,
                                TimestampSkew, UnknownOrder, VenueError, VenueUnavailable)
 
@@ -48,13 +49,6 @@ def parse_body(body: bytes) -> tuple[str | None, str]:
     return None, str(doc)[:200]
 
 
-def retry_after(headers: Mapping[str, str], default: float) -> float:
-    try:
-        return max(0.0, float(headers.get("Retry-After", "")))
-    except ValueError:
-        return default
-
-
 def map_error(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> VenueError:
     """Return the arbv2 error for an Upbit error response, keeping the venue's name and message."""
     headers = headers or {}
@@ -62,11 +56,11 @@ def map_error(status: int, body: bytes, headers: Mapping[str, str] | None = None
     kw = dict(venue="upbit", code=name or status, venue_message=message, http_status=status)
     text = f"upbit {status} {name or ''}: {message}".replace("  ", " ")
     if status in (429, 418):
-        wait = retry_after(headers, 1.0 if status == 429 else 60.0)
+        wait = parse_retry_after(headers, 1.0 if status == 429 else 60.0)
         return RateLimited(text, retry_after_s=wait, **kw)
     cls = _BY_NAME.get(name or "")
     if cls is RateLimited:
-        return RateLimited(text, retry_after_s=retry_after(headers, 1.0), **kw)
+        return RateLimited(text, retry_after_s=parse_retry_after(headers, 1.0), **kw)
     if cls is not None:
         return cls(text, **kw)
     if status >= 500:
