@@ -1,7 +1,6 @@
 """BinanceHttp: signed USDⓈ-M REST calls with server-time offset, weights, usage headers, error mapping."""
 from __future__ import annotations
 
-import time
 from typing import Any, Mapping
 from urllib.parse import urlencode
 
@@ -10,8 +9,8 @@ import orjson
 from arbv2.adapters.binance.errors import map_error
 from arbv2.adapters.binance.signing import signed_query
 from arbv2.adapters.common.retry import retry_read
-from arbv2.adapters.common.transport import RestTransport
-from arbv2.core.errors import AuthError, RateLimited, TimestampSkew, VenueUnavailable
+from arbv2.adapters.common.transport import RestTransport, observed_request
+from arbv2.core.errors import AuthError, RateLimited, TimestampSkew
 from arbv2.ports.clock import Clock
 from arbv2.ports.rate_limit import RateLimiter
 
@@ -87,13 +86,8 @@ class BinanceHttp:
             await self._limiter.acquire("binance:weight", weight)
         if order:
             await self._limiter.acquire("binance:order", 1)
-        started = time.monotonic()
-        try:
-            resp = await self._t.request(method, path, query=query, body=body, headers=headers)
-        except VenueUnavailable as exc:
-            self._observe(path, started, str(exc.code or "error"))
-            raise
-        self._observe(path, started, str(resp.status))
+        resp = await observed_request(self._t, self._metrics, "binance_usdm", method, path, query=query, body=body,
+                                      headers=headers)
         self._read_usage(resp.headers)
         if resp.status >= 400:
             err = map_error(resp.status, resp.body, resp.headers)
@@ -102,11 +96,6 @@ class BinanceHttp:
                 self._limiter.penalize(bucket, err.retry_after_s or 1.0)
             raise err
         return orjson.loads(resp.body) if resp.body else None
-
-    def _observe(self, path: str, started: float, status: str) -> None:
-        if self._metrics is not None:
-            self._metrics.observe("adapter_request_seconds", time.monotonic() - started,
-                                  venue="binance_usdm", endpoint=path, status=status)
 
     def _read_usage(self, headers: Mapping[str, str]) -> None:
         """Pause a bucket until its window turns once the venue reports it nearly used up."""

@@ -10,7 +10,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping
 
 import aiohttp
 from multidict import CIMultiDict
@@ -80,3 +80,23 @@ class RestTransport:
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
+
+
+async def observed_request(transport: RestTransport, metrics: Any, venue: str, method: str, path: str, *,
+                           query: str = "", body: bytes | None = None,
+                           headers: Mapping[str, str] | None = None) -> RawResponse:
+    """Send one request and, with a metrics port, observe adapter_request_seconds by status (or error code)."""
+    started = time.monotonic()
+    try:
+        resp = await transport.request(method, path, query=query, body=body, headers=headers)
+    except VenueUnavailable as exc:
+        _observe(metrics, venue, path, started, str(exc.code or "error"))
+        raise
+    _observe(metrics, venue, path, started, str(resp.status))
+    return resp
+
+
+def _observe(metrics: Any, venue: str, path: str, started: float, status: str) -> None:
+    if metrics is not None:
+        metrics.observe("adapter_request_seconds", time.monotonic() - started,
+                        venue=venue, endpoint=path, status=status)

@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 import re
-import time
 from typing import Any, Mapping
 from urllib.parse import urlencode
 
 import orjson
 
 from arbv2.adapters.common.retry import retry_read
-from arbv2.adapters.common.transport import RestTransport
+from arbv2.adapters.common.transport import RestTransport, observed_request
 from arbv2.adapters.upbit.errors import map_error
 from arbv2.adapters.upbit.signing import auth_header
-from arbv2.core.errors import AuthError, RateLimited, VenueUnavailable
+from arbv2.core.errors import AuthError, RateLimited
 from arbv2.ports.clock import Clock
 from arbv2.ports.rate_limit import RateLimiter
 
@@ -58,13 +57,8 @@ class UpbitHttp:
             query = urlencode([(k if not isinstance(v, (list, tuple)) or k.endswith("[]") else f"{k}[]", x)
                                for k, v in params.items() for x in (v if isinstance(v, (list, tuple)) else [v])])
         await self._limiter.acquire(bucket)
-        started = time.monotonic()
-        try:
-            resp = await self._t.request(method, path, query=query, body=body, headers=headers)
-        except VenueUnavailable as exc:
-            self._observe(path, started, str(exc.code or "error"))
-            raise
-        self._observe(path, started, str(resp.status))
+        resp = await observed_request(self._t, self._metrics, "upbit", method, path, query=query, body=body,
+                                      headers=headers)
         remaining = parse_remaining_req(resp.headers.get("Remaining-Req"))
         if remaining is not None and remaining[1] <= 0:
             self._penalize(f"upbit:{remaining[0]}", 1.0)   # slow down before the venue says 429
@@ -74,11 +68,6 @@ class UpbitHttp:
                 self._penalize(bucket, err.retry_after_s or 1.0)
             raise err
         return orjson.loads(resp.body) if resp.body else None
-
-    def _observe(self, path: str, started: float, status: str) -> None:
-        if self._metrics is not None:
-            self._metrics.observe("adapter_request_seconds", time.monotonic() - started,
-                                  venue="upbit", endpoint=path, status=status)
 
     def _penalize(self, bucket: str, seconds: float) -> None:
         try:
