@@ -156,7 +156,7 @@ class MarketData:
         """Return KRW per USDT: the Upbit KRW-USDT mid (or the configured fixed rate)."""
         if self.fixed_fx is not None:
             return self.fixed_fx
-        fx = self.upbit.fx                     # UpbitMarketData.usdt_krw, inlined: once per decision
+        fx = self.upbit.fx                     # read directly: once per decision
         if fx is None or not fx.synced:
             return None
         m = fx.book.mid()

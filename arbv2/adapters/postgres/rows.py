@@ -32,11 +32,6 @@ def dt_to_ns(dt: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 
-def us_ns(ts_ns: int) -> int:
-    """Return ts_ns truncated to the microsecond, as the database stores it."""
-    return ts_ns - ts_ns % 1000
-
-
 def json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)

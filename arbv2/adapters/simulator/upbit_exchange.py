@@ -173,13 +173,6 @@ class UpbitExchange:
             self.open[order.uuid] = order
         return order
 
-    def execute_pending(self, now_ms: int) -> int:
-        """Match every accepted order still waiting for its turn; return how many."""
-        n = 0
-        for uid in list(self.pending):
-            n += self.execute(uid, now_ms) is not None
-        return n
-
     def _validate(self, api_key: str, body: dict, now_ms: int, created_at: str, market: object,
                   side: object, ord_type: object, ident: str | None) -> UpbitOrder:
         if market not in self.books:

@@ -76,7 +76,3 @@ class WsClient:
                 await self.ws.send_frame(frame, self.opcode)
                 self._frames.inc()
                 self.last_activity = time.monotonic()
-
-    async def send_now(self, frame: bytes) -> None:
-        """Send a control answer (subscription result, PING reply) in order with the data frames."""
-        self.push(frame)

@@ -63,9 +63,6 @@ class UpbitAdapter:
         """Loaded rules by market code ("KRW-BTC")."""
         return dict(self._rules)
 
-    def set_rules(self, rules: Iterable[UpbitMarketRules]) -> None:
-        self._rules.update({r.market: r for r in rules})
-
     async def load_markets(self, symbols: Iterable[str] | None = None) -> dict[str, UpbitMarketRules]:
         """Load tick sizes (/v1/orderbook/instruments) and order totals (/v1/orders/chance)."""
         wanted = [to_market(unified(s)) for s in (symbols or self._cfg.symbols)]

@@ -103,10 +103,6 @@ class UpbitMarketData:
             return self._all_bases
         return feed.changed
 
-    def usdt_krw(self) -> float | None:
-        """Return the KRW-USDT mid, or None before its first frame."""
-        return self.fx.mid() if self.fx is not None and self.fx.synced else None
-
     async def run(self) -> None:
         """Keep the orderbook subscription alive until cancelled."""
         if self.ws_url is None:
