@@ -193,12 +193,6 @@ class Order:
     fills: tuple[Fill, ...] = ()
     raw: dict | None = field(default=None, compare=False, repr=False)
 
-    @property
-    def filled_notional(self) -> Decimal:
-        if self.avg_price is None:
-            return Decimal(0)
-        return self.filled_qty * self.avg_price
-
 
 @dataclass(frozen=True, slots=True)
 class Position:
@@ -211,10 +205,6 @@ class Position:
     realized_pnl: Decimal = Decimal(0)
     fees: Decimal = Decimal(0)
     funding: Decimal = Decimal(0)
-
-    @property
-    def is_flat(self) -> bool:
-        return self.quantity == 0
 
 
 class Direction(str, enum.Enum):
