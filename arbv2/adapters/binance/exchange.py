@@ -265,6 +265,23 @@ class BinanceUsdmAdapter:
         """Return availableBalance per asset."""
         return {b["asset"]: dec_or_zero(b.get("availableBalance")) for b in await self.balance()}
 
+    async def income(self, income_type: str | None = "FUNDING_FEE", start_ms: int | None = None,
+                     limit: int = 1000, *, symbol: str | None = None, end_ms: int | None = None) -> list[dict]:
+        """Return GET /fapi/v1/income (weight 30), oldest first, with `income` as a Decimal.
+
+        Each entry keeps the venue's fields (symbol, incomeType, income, asset, time, tranId, info,
+        tradeId); `time` and `tranId` are ints. With `start_ms` the venue returns the oldest `limit`
+        entries from then on (page by the last entry's time); without it, the most recent ones.
+        """
+        params: dict[str, object] = {"limit": limit}
+        for name, value in (("symbol", to_symbol(unified(symbol)) if symbol else None), ("incomeType", income_type),
+                            ("startTime", start_ms), ("endTime", end_ms)):
+            if value is not None:
+                params[name] = value
+        page = await self._http.read("GET", "/fapi/v1/income", params, signed=True, weight=30)
+        return [{**e, "income": dec_or_zero(e.get("income")), "time": int(e["time"]), "tranId": int(e["tranId"])}
+                for e in page]
+
     async def premium_index(self, symbol: str) -> dict:
         """Return mark price and funding for `symbol`; keep the mark for MIN_NOTIONAL checks."""
         doc = await self._http.read("GET", "/fapi/v1/premiumIndex", {"symbol": to_symbol(symbol)}, weight=1)

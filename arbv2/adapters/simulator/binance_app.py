@@ -29,7 +29,8 @@ WEIGHTS = {("GET", "/fapi/v1/ping"): 1, ("GET", "/fapi/v1/time"): 1, ("GET", "/f
            ("GET", "/fapi/v1/positionSide/dual"): 30, ("GET", "/fapi/v2/balance"): 5, ("GET", "/fapi/v3/balance"): 5,
            ("GET", "/fapi/v2/positionRisk"): 5, ("GET", "/fapi/v3/positionRisk"): 5, ("GET", "/fapi/v2/account"): 5,
            ("GET", "/fapi/v3/account"): 5, ("GET", "/fapi/v1/commissionRate"): 20,
-           ("GET", "/fapi/v1/leverageBracket"): 1, ("GET", "/fapi/v1/userTrades"): 5}
+           ("GET", "/fapi/v1/leverageBracket"): 1, ("GET", "/fapi/v1/userTrades"): 5,
+           ("GET", "/fapi/v1/income"): 30}
 
 
 def _json(obj: object, status: int = 200) -> web.Response:
@@ -61,6 +62,7 @@ class BinanceApp:
         r.add_delete("/fapi/v1/order", self.cancel_order)
         r.add_get("/fapi/v1/openOrders", self.open_orders)
         r.add_get("/fapi/v1/userTrades", self.user_trades)
+        r.add_get("/fapi/v1/income", self.income)
         r.add_post("/fapi/v1/leverage", self.leverage)
         r.add_post("/fapi/v1/marginType", self.margin_type)
         r.add_get("/fapi/v1/positionSide/dual", self.dual)
@@ -216,6 +218,10 @@ class BinanceApp:
     async def user_trades(self, request: web.Request) -> web.Response:
         key, params = await self._signed(request)
         return _json(binance_views.user_trades(self.sim.binance, key, params, self.sim.now_ms("binance_usdm")))
+
+    async def income(self, request: web.Request) -> web.Response:
+        key, params = await self._signed(request)
+        return _json(binance_views.income(self.sim.binance, key, params, self.sim.now_ms("binance_usdm")))
 
     async def leverage(self, request: web.Request) -> web.Response:
         key, params = await self._signed(request)

@@ -7,6 +7,11 @@ the account's rate (default taker 0.05 % / maker 0.02 %, `set_commission_rates` 
 a discount) of each trade's notional, rounded to 8 decimals (what userTrades states is what the
 USDT wallet pays). Every matched level is one trade with its own id, as GET /fapi/v1/userTrades
 lists them (`user_trades`).
+
+Funding (`settle_funding`): at each funding time every open position pays or receives
+-positionAmt x mark x rate (longs pay a positive rate), rounded half-up to 8 decimals, credited to
+the USDT wallet and recorded as a FUNDING_FEE income entry; fills also record their COMMISSION and
+(when non-zero) REALIZED_PNL income, as GET /fapi/v1/income lists them (`income_history`).
 """
 from __future__ import annotations
 
@@ -24,6 +29,12 @@ _CID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 COMMISSION_QUANTUM = Decimal("0.00000001")   # commissions are charged and reported to 8 decimals
 USER_TRADES_WINDOW_MS = 7 * 24 * 3600 * 1000  # userTrades: at most 7 days per query
 USER_TRADES_LIMIT_DEFAULT, USER_TRADES_LIMIT_MAX = 500, 1000
+INCOME_LIMIT_DEFAULT, INCOME_LIMIT_MAX = 100, 1000
+INCOME_DEFAULT_WINDOW_MS = 7 * 24 * 3600 * 1000  # income without startTime/endTime: the last 7 days
+INCOME_TYPES = ("TRANSFER", "WELCOME_BONUS", "REALIZED_PNL", "FUNDING_FEE", "COMMISSION", "INSURANCE_CLEAR",
+                "REFERRAL_KICKBACK", "COMMISSION_REBATE", "API_REBATE", "CONTEST_REWARD", "CROSS_COLLATERAL_TRANSFER",
+                "OPTIONS_PREMIUM_FEE", "OPTIONS_SETTLE_PROFIT", "INTERNAL_TRANSFER", "AUTO_EXCHANGE",
+                "DELIVERED_SETTELMENT", "COIN_SWAP_DEPOSIT", "COIN_SWAP_WITHDRAW", "POSITION_LIMIT_INCREASE_FEE")
 
 
 class BinanceReject(Exception):
@@ -109,6 +120,8 @@ class BinanceExchange:
         self.rejected: list[dict] = []
         self.fills: list[dict] = []
         self.commission_rates: dict[str, tuple[Decimal, Decimal]] = {}   # api_key -> (maker, taker)
+        self.income: list[dict] = []      # the income ledger, oldest first (GET /fapi/v1/income)
+        self.tran_ids = itertools.count(first_order_id * 5)
 
     def set_commission_rates(self, api_key: str, maker: Decimal, taker: Decimal) -> None:
         """Give one account its own (maker, taker) rates, as a VIP tier or fee discount would."""
@@ -200,6 +213,63 @@ class BinanceExchange:
             end = start + USER_TRADES_WINDOW_MS
         picked = [f for f in mine if start <= f["ts"] <= end]
         return picked[-limit:]
+
+    # ---- income and funding --------------------------------------------------------------
+    def _record_income(self, api_key: str, symbol: str, income_type: str, amount: Decimal, ts_ms: int,
+                       trade_id: int | None = None) -> dict:
+        entry = {"api_key": api_key, "symbol": symbol, "income_type": income_type, "income": amount,
+                 "asset": "USDT", "time": ts_ms, "info": income_type, "tran_id": next(self.tran_ids),
+                 "trade_id": "" if trade_id is None else str(trade_id)}
+        self.income.append(entry)
+        return entry
+
+    def settle_funding(self, rate: Decimal, funding_ms: int) -> list[dict]:
+        """Pay funding on every open position at `rate`; return the FUNDING_FEE entries recorded.
+
+        payment = -positionAmt x mark x rate, half-up to 8 decimals (a long pays a positive rate, a
+        short receives it); the USDT wallet moves by exactly the recorded amount. Flat positions
+        and zero payments record nothing.
+        """
+        out = []
+        for api_key, wallet in self.wallets.items():
+            for symbol, pos in wallet.positions.items():
+                if pos.amount == 0:
+                    continue
+                pay = (-pos.amount * self.mark(symbol) * rate).quantize(COMMISSION_QUANTUM, ROUND_HALF_UP)
+                if pay == 0:
+                    continue
+                wallet.balances["USDT"] = wallet.balances.get("USDT", ZERO) + pay
+                out.append(self._record_income(api_key, symbol, "FUNDING_FEE", pay, funding_ms))
+        return out
+
+    def income_history(self, api_key: str, params: dict[str, str], now_ms: int) -> list[dict]:
+        """Return the account's income entries as GET /fapi/v1/income selects them (oldest first).
+
+        symbol and incomeType narrow the result (an unknown symbol is -1121, an unknown type -1100);
+        the window is [startTime, endTime] inclusive (startTime alone: up to now; endTime alone: the
+        7 days before it; neither: the last 7 days). With startTime the oldest `limit` entries of the
+        window are returned (page forward from the last one's time), without it the most recent.
+        limit is 1..1000 (default 100, -1130 outside).
+        """
+        symbol = params.get("symbol")
+        if symbol is not None:
+            symbol = self.spec(symbol).symbol
+        income_type = params.get("incomeType")
+        if income_type is not None and income_type not in INCOME_TYPES:
+            raise BinanceReject(400, -1100, "Illegal characters found in parameter 'incomeType'.")
+        start, end = _opt_int(params, "startTime"), _opt_int(params, "endTime")
+        limit = _opt_int(params, "limit")
+        if limit is None:
+            limit = INCOME_LIMIT_DEFAULT
+        elif not 1 <= limit <= INCOME_LIMIT_MAX:
+            raise BinanceReject(400, -1130, "Data sent for parameter 'limit' is not valid.")
+        lo = start if start is not None else (end if end is not None else now_ms) - INCOME_DEFAULT_WINDOW_MS
+        hi = end if end is not None else now_ms
+        picked = [e for e in self.income if e["api_key"] == api_key and lo <= e["time"] <= hi
+                  and (symbol is None or e["symbol"] == symbol)
+                  and (income_type is None or e["income_type"] == income_type)]
+        picked.sort(key=lambda e: (e["time"], e["tran_id"]))
+        return picked[:limit] if start is not None else picked[-limit:]
 
     # ---- order entry ---------------------------------------------------------------------
     def create(self, api_key: str, params: dict[str, str], now_ms: int, partial_ratio: float | None,
@@ -339,6 +409,11 @@ class BinanceExchange:
                            "side": order.side, "price": price, "qty": qty, "quote_qty": notional, "fee": fee,
                            "fee_currency": "USDT", "realized_pnl": realized, "maker": maker,
                            "buyer": order.side == "BUY", "ts": now_ms, "trade_id": next(self.trade_ids)})
+        trade_id = self.fills[-1]["trade_id"]
+        if realized:
+            self._record_income(order.api_key, order.symbol, "REALIZED_PNL", realized, now_ms, trade_id)
+        if fee:
+            self._record_income(order.api_key, order.symbol, "COMMISSION", -fee, now_ms, trade_id)
 
     def on_book_moved(self, symbol: str, now_ms: int) -> None:
         """Fill resting GTC limit orders the market crossed, as maker, at their price."""

@@ -1,5 +1,5 @@
 """Read-only Binance USDⓈ-M documents built from simulator state: exchangeInfo, premiumIndex,
-balances, positionRisk and account. Kept apart from the HTTP layer so truth and REST share them.
+balances, positionRisk, account, userTrades and income. Kept apart from the HTTP layer so truth and REST share them.
 """
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from arbv2.adapters.simulator.binance_exchange import BinanceExchange
 from arbv2.adapters.simulator.specs import decimals_of, fmt
 
 ZERO = Decimal(0)
-FUNDING_INTERVAL_MS = 8 * 3600 * 1000
 
 
 def exchange_info(ex: BinanceExchange, now_ms: int) -> dict:
@@ -49,11 +48,11 @@ def exchange_info(ex: BinanceExchange, now_ms: int) -> dict:
             "symbols": symbols}
 
 
-def premium_index(ex: BinanceExchange, symbol: str, now_ms: int, funding_rate: float) -> dict:
+def premium_index(ex: BinanceExchange, symbol: str, now_ms: int, funding_rate: float, next_funding: int) -> dict:
+    """Return /fapi/v1/premiumIndex for one symbol; `next_funding` is the simulator's next settlement (ms)."""
     spec = ex.specs[symbol]
     pd = decimals_of(spec.tick_size)
     mark = ex.mark(symbol)
-    next_funding = (now_ms // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS
     return {"symbol": symbol, "markPrice": fmt(mark, pd + 2), "indexPrice": fmt(mark, pd + 2),
             "estimatedSettlePrice": fmt(mark, pd + 2), "lastFundingRate": f"{funding_rate:.8f}",
             "interestRate": "0.00010000", "nextFundingTime": next_funding, "time": now_ms}
@@ -130,3 +129,10 @@ def user_trades(ex: BinanceExchange, key: str, params: dict[str, str], now_ms: i
                     "commission": fmt(f["fee"], 8), "commissionAsset": f["fee_currency"], "time": f["ts"],
                     "buyer": f["buyer"], "maker": f["maker"], "positionSide": "BOTH"})
     return out
+
+
+def income(ex: BinanceExchange, key: str, params: dict[str, str], now_ms: int) -> list[dict]:
+    """Return GET /fapi/v1/income: the venue's field names, `income` as a string (8 decimals)."""
+    return [{"symbol": e["symbol"], "incomeType": e["income_type"], "income": fmt(e["income"], 8),
+             "asset": e["asset"], "info": e["info"], "time": e["time"], "tranId": e["tran_id"],
+             "tradeId": e["trade_id"]} for e in ex.income_history(key, params, now_ms)]

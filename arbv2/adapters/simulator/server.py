@@ -1,7 +1,8 @@
 """SimulatorServer: the market loop, both venue apps on their own ports, faults and truth.
 
 One tick = model step (unless paused) → every book requoted → resting orders that the market
-crossed are filled → changes published to the WebSocket clients. REST handlers and order entry
+crossed are filled → funding settled when a funding time has passed → changes published to the
+WebSocket clients. REST handlers and order entry
 run on the same event loop, so a REST snapshot always sees a state the streams will describe.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 
 from aiohttp import web
 
@@ -45,9 +47,14 @@ class SimulatorServer:
                  accounts: Iterable[SimAccount] | None = None, faults: FaultPlan | None = None,
                  premium_mean: float = 0.02, tick_interval_s: float = 0.1, *,
                  binance_weight_limit_1m: int = 2400, upbit_idle_timeout_s: float = 120.0,
-                 binance_levels: int = 200, upbit_levels: int = 40, upbit_fill_delay_s: float = 0.0) -> None:
+                 binance_levels: int = 200, upbit_levels: int = 40, upbit_fill_delay_s: float = 0.0,
+                 funding_interval_s: float = 8 * 3600.0) -> None:
         if tick_interval_s <= 0:
             raise ValueError("tick_interval_s must be positive")
+        if not funding_interval_s >= 0.001:
+            raise ValueError("funding_interval_s must be at least 0.001 (1 ms)")
+        # funding times are the multiples of the interval since the epoch (8 h: 00/08/16 UTC)
+        self.funding_interval_ms = int(round(funding_interval_s * 1000))
         if not upbit_fill_delay_s >= 0:
             raise ValueError("upbit_fill_delay_s must be >= 0")
         self.upbit_fill_delay_s = upbit_fill_delay_s    # POST /v1/orders answer -> matching (0: next loop turn)
@@ -103,6 +110,7 @@ class SimulatorServer:
         self._tasks: list[asyncio.Task] = []
         self.upbit_url = self.upbit_ws_url = self.binance_url = self.binance_ws_url = ""
         self.ticks = 0
+        self.next_funding_ms = self._funding_after(self.now_ms(BINANCE))
         self._requote()
         for book in (*up_books.values(), *bn_books.values()):
             book.drain()                                   # the opening book is the snapshot, not an event
@@ -227,9 +235,33 @@ class SimulatorServer:
             self.upbit.on_book_moved(code, now_u)
         for sym in self.binance.books:
             self.binance.on_book_moved(sym, now_b)
+        self.settle_due_funding(now_b)
         self.upbit_hub.publish(now_u)
         self.binance_hub.publish(now_b, time.monotonic())
         self.ticks += 1
+
+    def _funding_after(self, now_ms: int) -> int:
+        step = self.funding_interval_ms
+        return (now_ms // step + 1) * step
+
+    def settle_due_funding(self, now_ms: int) -> list[dict]:
+        """Settle every funding time up to `now_ms` (at the model's current rate); return the entries.
+
+        Each funding time is settled once, stamped with that time; if the loop fell more than
+        100 funding times behind, the missed ones are skipped (said in the log), not paid in a burst.
+        """
+        out: list[dict] = []
+        if now_ms < self.next_funding_ms:
+            return out
+        behind = (now_ms - self.next_funding_ms) // self.funding_interval_ms
+        if behind > 100:
+            log.warning("simulator: %d funding times missed; settling only the last", behind)
+            self.next_funding_ms += behind * self.funding_interval_ms
+        rate = Decimal(repr(self.model.params.funding_rate))
+        while self.next_funding_ms <= now_ms:
+            out += self.binance.settle_funding(rate, self.next_funding_ms)
+            self.next_funding_ms += self.funding_interval_ms
+        return out
 
     async def _tick_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -290,7 +322,9 @@ class SimulatorServer:
         return binance_views.exchange_info(self.binance, self.now_ms(BINANCE))
 
     def premium_index(self, symbol: str) -> dict:
-        return binance_views.premium_index(self.binance, symbol, self.now_ms(BINANCE), self.model.params.funding_rate)
+        now = self.now_ms(BINANCE)
+        nxt = self.next_funding_ms if self.next_funding_ms > now else self._funding_after(now)
+        return binance_views.premium_index(self.binance, symbol, now, self.model.params.funding_rate, nxt)
 
     def binance_balances(self, key: str) -> list[dict]:
         return binance_views.balances(self.binance, key, self.now_ms(BINANCE))

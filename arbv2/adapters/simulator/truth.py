@@ -1,4 +1,4 @@
-"""Ground truth for tests: the simulator's exact books, orders, fills, balances and positions,
+"""Ground truth for tests: the simulator's exact books, orders, fills, balances, positions and income,
 as a Python API (`sim.truth`) and as admin endpoints under /_sim/ on both ports.
 """
 from __future__ import annotations
@@ -75,6 +75,13 @@ class Truth:
         """Return the Binance net position per symbol (zero positions omitted)."""
         return {s: p.amount for s, p in self._sim.binance.wallets[api_key].positions.items() if p.amount}
 
+    def income(self, api_key: str | None = None, income_type: str | None = None) -> list[dict]:
+        """Return Binance income entries (oldest first; `income` a Decimal), optionally of one
+        account and one type (FUNDING_FEE, COMMISSION, REALIZED_PNL)."""
+        return [dict(e) for e in self._sim.binance.income
+                if (api_key is None or e["api_key"] == api_key)
+                and (income_type is None or e["income_type"] == income_type)]
+
     def market(self) -> dict:
         """Return the model state (mids, USDT/KRW, premium per symbol)."""
         return self._sim.model.snapshot()
@@ -127,6 +134,10 @@ def admin_routes(sim, app: web.Application) -> None:
     async def positions(request: web.Request) -> web.Response:
         return _json(truth.positions(request.query["api_key"]))
 
+    async def income(request: web.Request) -> web.Response:
+        q = request.query
+        return _json(truth.income(q.get("api_key"), q.get("income_type")))
+
     async def market(request: web.Request) -> web.Response:
         return _json(truth.market())
 
@@ -154,6 +165,7 @@ def admin_routes(sim, app: web.Application) -> None:
     r.add_get("/_sim/truth/fills", fills)
     r.add_get("/_sim/truth/balances", balances)
     r.add_get("/_sim/truth/positions", positions)
+    r.add_get("/_sim/truth/income", income)
     r.add_get("/_sim/market", market)
     r.add_get("/_sim/faults", faults)
     r.add_post("/_sim/faults", faults)

@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tick-interval", type=float, default=0.1, help="market tick in seconds")
     p.add_argument("--upbit-fill-delay", type=float, default=0.0,
                    help="seconds between Upbit's 'wait' answer and the fill (0 = the next loop turn)")
+    p.add_argument("--funding-interval", type=float, default=8 * 3600.0,
+                   help="seconds between funding settlements on open Binance positions (default 8 h)")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.set_defaults(func=_run)
 
@@ -38,9 +40,11 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("simulator: --tick-interval and --duration must be positive")
     if args.upbit_fill_delay < 0:
         raise ConfigError(f"simulator: --upbit-fill-delay must be >= 0, got {args.upbit_fill_delay}")
+    if not args.funding_interval >= 0.001:
+        raise ConfigError(f"simulator: --funding-interval must be >= 0.001, got {args.funding_interval}")
     sim = SimulatorServer(seed=args.seed, symbols=symbols, accounts=accounts, faults=faults,
                           premium_mean=args.premium_mean, tick_interval_s=args.tick_interval,
-                          upbit_fill_delay_s=args.upbit_fill_delay)
+                          upbit_fill_delay_s=args.upbit_fill_delay, funding_interval_s=args.funding_interval)
     return asyncio.run(_serve(sim, args))
 
 
