@@ -4,11 +4,13 @@
 simulator when the config asks for it (and points both venues at it), picks durable or
 in-memory stores by whether DATABASE_URL / REDIS_URL are set, builds the market-data feed,
 the exchange adapters for the execution mode (MockAdapter for paper, the real signed
-adapters for sim/live), the engine, and the /metrics + /admin server. `arbv2 engine`, the
-smoke and paper runners all run through it, so they run the same code.
+adapters for sim/live), the engine, the funding task (rates refreshed, payments booked: arbv2/app/funding.py) and the
+/metrics + /admin server. `arbv2 engine`, the smoke and paper runners all run through it, so
+they run the same code.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import logging
@@ -24,6 +26,7 @@ from arbv2.adapters.mock.exchange import MockAdapter
 from arbv2.adapters.prometheus.metrics import PrometheusMetrics, metrics_handler
 from arbv2.adapters.upbit.exchange import UpbitAdapter
 from arbv2.adapters.upbit.rules import DEFAULT_MIN_TOTAL_KRW, KRW_TICKS, VOLUME_STEP
+from arbv2.app.funding import FundingWatch
 from arbv2.app.logs import register_secrets
 from arbv2.app.metrics_tee import TeeMetrics
 from arbv2.core.config import Config
@@ -53,6 +56,7 @@ class Runtime:
     sim: Any = None
     server_url: str | None = None
     venue_adapters: dict[Venue, Any] = field(default_factory=dict)
+    funding: FundingWatch | None = None
 
 
 def use_embedded_simulator(cfg: Config) -> bool:
@@ -82,7 +86,7 @@ async def embedded_simulator(cfg: Config) -> AsyncIterator[tuple[Config, Any]]:
 
     faults = FaultPlan.load(cfg.simulator.faults_file) if cfg.simulator.faults_file else None
     sim = SimulatorServer(seed=cfg.simulator.seed, symbols=cfg.symbols, faults=faults,
-                          premium_mean=cfg.simulator.premium_mean)
+                          premium_mean=cfg.simulator.premium_mean, funding_interval_s=cfg.simulator.funding_interval_s)
     await sim.start(cfg.simulator.host, cfg.simulator.upbit_port, cfg.simulator.binance_port)
     log.info("embedded simulator: upbit %s, binance %s", sim.upbit_url, sim.binance_url)
     try:
@@ -167,15 +171,29 @@ def _paper_exchanges(cfg: Config, md: Any, clock: SystemClock, upbit: UpbitAdapt
     }
 
 
-async def _funding_source(binance: BinanceUsdmAdapter, symbols: tuple[str, ...]) -> Callable[[str], float]:
-    rates: dict[str, float] = {}
-    for base in symbols:
-        try:
-            doc = await binance.premium_index(binance_symbol(base))
-            rates[base] = float(doc.get("lastFundingRate") or 0.0)
-        except Exception as exc:  # funding is an estimate input: missing means 0, said once
-            log.warning("funding rate for %s unavailable (%s); assuming 0", base, exc)
-    return lambda base: rates.get(base, 0.0)
+async def _funding_source(binance: BinanceUsdmAdapter, symbols: tuple[str, ...], clock: SystemClock, *,
+                          payments: bool) -> FundingWatch:
+    """Return the engine's funding rate callable, rates read once now (the funding task refreshes them).
+
+    Payments are booked from the venue time the runtime opened (venue clock: local + offset).
+    """
+    watch = FundingWatch(binance, symbols, start_ms=clock.now_ns() // 1_000_000 + binance.time_offset_ms,
+                         payments=payments)
+    await watch.refresh_rates()
+    return watch
+
+
+async def _start_funding_task(watch: FundingWatch, engine: ArbitrageEngine, cfg: Config, clock: SystemClock,
+                              stack: contextlib.AsyncExitStack) -> None:
+    """Run the funding refresh/payment task for the runtime's life (cancelled on exit)."""
+    task = asyncio.get_running_loop().create_task(
+        watch.run(engine, cfg.venues.binance_usdm.funding_refresh_s, clock), name="funding")
+
+    async def stop() -> None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    stack.push_async_callback(stop)
 
 
 @contextlib.asynccontextmanager
@@ -208,13 +226,16 @@ async def open_runtime(cfg: Config, *, serve: bool = True, on_frame: Callable | 
             exchanges = _paper_exchanges(cfg, md, clock, upbit, binance)
         else:
             exchanges = {Venue.UPBIT: upbit, Venue.BINANCE_USDM: binance}
+        # paper trades on MockAdapter, which pays no funding: rates only
+        funding = await _funding_source(binance, cfg.symbols, clock, payments=cfg.mode != "paper")
         engine = ArbitrageEngine(cfg, market_data=md, exchanges=exchanges, trade_store=trade_store,
                                  state_store=state_store, metrics=metrics, clock=clock, rules=rules,
-                                 funding_rate=await _funding_source(binance, cfg.symbols))
+                                 funding_rate=funding)
         await _restore_thresholds(engine, state_store)
+        await _start_funding_task(funding, engine, cfg, clock, stack)
         rt = Runtime(cfg=cfg, clock=clock, metrics=metrics, market_data=md, exchanges=exchanges,
                      trade_store=trade_store, state_store=state_store, engine=engine, sim=sim,
-                     venue_adapters={Venue.UPBIT: upbit, Venue.BINANCE_USDM: binance})
+                     venue_adapters={Venue.UPBIT: upbit, Venue.BINANCE_USDM: binance}, funding=funding)
         if serve:
             rt.server_url = await _serve(rt, stack)
         yield rt

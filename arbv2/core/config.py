@@ -96,6 +96,7 @@ class BinanceConfig:
     margin_type: Literal["ISOLATED", "CROSSED"] = "CROSSED"
     weight_limit_per_min: int = 2400
     max_streams_per_connection: int = 200
+    funding_refresh_s: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,7 @@ class SimulatorConfig:
     seed: int = 7
     premium_mean: float = 0.02
     faults_file: str | None = None
+    funding_interval_s: float = 28800.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +275,10 @@ def _validate(obj: Any, path: str) -> None:
             raise ConfigError("market_data.replay_path: invalid value None; allowed: a path when source is 'replay'")
     if isinstance(obj, KpiConfig) and obj.winrate_min > obj.winrate_max:
         raise ConfigError(f"{p}winrate_min: invalid value {obj.winrate_min!r}; allowed: <= winrate_max")
+    if isinstance(obj, BinanceConfig) and not obj.funding_refresh_s > 0:
+        raise ConfigError(f"{p}funding_refresh_s: invalid value {obj.funding_refresh_s!r}; allowed: a number > 0")
+    if isinstance(obj, SimulatorConfig) and not obj.funding_interval_s >= 0.001:
+        raise ConfigError(f"{p}funding_interval_s: invalid value {obj.funding_interval_s!r}; allowed: >= 0.001")
     if isinstance(obj, ServerConfig) and not 0 <= obj.port <= 65535:
         raise ConfigError(f"{p}port: invalid value {obj.port!r}; allowed: 0..65535")
     if isinstance(obj, SizingConfig) and obj.order_notional_krw > obj.max_order_notional_krw:
