@@ -27,7 +27,8 @@ which is why the last identity is checked as (pnl_krw - U + FU) * FB == (B - FB)
 within 1e-6 KRW for Decimal's 28-digit products). pnl_usdt is exact.
 Also exact: the Upbit KRW and coin balances moved by exactly the stored fills' cash flows and fees,
 the Binance positions equal the stored fills' net quantities and the engine's portfolio, and the
-Binance USDT wallet moved by the simulator's realized PnL minus exactly the recorded fees.
+Binance USDT wallet moved by the simulator's realized PnL minus exactly the recorded fees (plus any
+funding settled during the run).
 """
 from __future__ import annotations
 
@@ -145,8 +146,10 @@ async def test_sixty_second_sim_session_trades_and_reconciles_with_the_simulator
     realized = sum((f["realized_pnl"] for fills in by_order["binance_usdm"].values() for f in fills), ZERO)
     # the USDT wallet paid exactly the recorded fees (the simulator's own realized PnL runs through an
     # average entry price, a Decimal division: its last digit, ~1e-26, is the only slack here)
+    # funding settles at 00/08/16 UTC: a run that crosses one with a position open pays or earns it
+    funding = sum((e["income"] for e in truth.income(BINANCE_KEY, "FUNDING_FEE")), ZERO)
     moved = truth.balances("binance_usdm", BINANCE_KEY)["USDT"] - BINANCE_START_USDT
-    assert abs(moved - (realized - usdt_fees)) <= Decimal("1e-18"), (moved, realized, usdt_fees)
+    assert abs(moved - (realized - usdt_fees + funding)) <= Decimal("1e-18"), (moved, realized, usdt_fees, funding)
 
     # each closed round trip's PnL from the venue's fills and fees (formula in the docstring)
     for trip in closed:
