@@ -320,3 +320,25 @@ cdef inline Py_ssize_t _str_span(const unsigned char* b, Py_ssize_t i, Py_ssize_
     if esc:
         _fail("escaped string", s[0])
     return i
+
+
+cdef inline Py_ssize_t _key(const unsigned char* b, Py_ssize_t i, Py_ssize_t n,
+                            Py_ssize_t* ks, Py_ssize_t* ke) except -1:
+    """Read an unescaped object key at b[i]; set its span [ks, ke) and return the index after it."""
+    cdef bint esc
+    if i >= n or b[i] != 34:
+        _fail("expected a key", i)
+    ks[0] = i + 1
+    i = _string(b, i, n, &esc)
+    ke[0] = i - 1
+    if esc:
+        _fail("escaped key", ks[0])
+    return i
+
+
+cdef inline Py_ssize_t _colon(const unsigned char* b, Py_ssize_t i, Py_ssize_t n) except -1:
+    """Skip whitespace, the ':' after a key and whitespace; return the index of the value."""
+    i = _ws(b, i, n)
+    if i >= n or b[i] != 58:
+        _fail("expected ':'", i)
+    return _ws(b, i + 1, n)

@@ -17,7 +17,8 @@ from libc.stdint cimport int64_t
 from libc.string cimport memcmp
 from libc.math cimport isfinite
 
-from arbv2._fast._jsonscan cimport _fail, _int, _is, _num, _number, _skip, _str_span, _string, _to_double, _ws
+from arbv2._fast._jsonscan cimport (_colon, _fail, _int, _is, _key, _num, _number, _skip, _str_span, _string,
+                                    _to_double, _ws)
 
 import numpy as np
 
@@ -189,22 +190,12 @@ cdef class BinanceDepthDecoder(_Buffers):
 
     cdef Py_ssize_t _object(self, const unsigned char* b, Py_ssize_t i, Py_ssize_t n, int level) except -1:
         cdef Py_ssize_t ks, ke, p
-        cdef bint esc
         i = _ws(b, i + 1, n)
         if i < n and b[i] == 125:
             return i + 1
         while True:
-            if i >= n or b[i] != 34:
-                _fail("expected a key", i)
-            ks = i + 1
-            i = _string(b, i, n, &esc)
-            ke = i - 1
-            if esc:
-                _fail("escaped key", ks)
-            i = _ws(b, i, n)
-            if i >= n or b[i] != 58:
-                _fail("expected ':'", i)
-            i = _ws(b, i + 1, n)
+            i = _key(b, i, n, &ks, &ke)
+            i = _colon(b, i, n)
             p = i
             if _is(b, ks, ke, b"b", 1) or _is(b, ks, ke, b"bids", 4):
                 if i < n and b[i] == 91:
@@ -264,7 +255,6 @@ cdef class BinanceDepthDecoder(_Buffers):
     cdef Py_ssize_t _levels(self, const unsigned char* b, Py_ssize_t i, Py_ssize_t n, int side) except -1:
         cdef Py_ssize_t ps, pe, qs, qe
         cdef double px, qty
-        cdef bint esc
         i = _ws(b, i + 1, n)
         if i < n and b[i] == 93:
             return i + 1
@@ -406,22 +396,12 @@ cdef class UpbitOrderbookDecoder(_Buffers):
                             Py_ssize_t* ts, Py_ssize_t* te, Py_ssize_t* cs, Py_ssize_t* ce,
                             Py_ssize_t* ss, Py_ssize_t* se) except -1:
         cdef Py_ssize_t ks, ke, p
-        cdef bint esc
         i = _ws(b, i + 1, n)
         if i < n and b[i] == 125:
             return i + 1
         while True:
-            if i >= n or b[i] != 34:
-                _fail("expected a key", i)
-            ks = i + 1
-            i = _string(b, i, n, &esc)
-            ke = i - 1
-            if esc:
-                _fail("escaped key", ks)
-            i = _ws(b, i, n)
-            if i >= n or b[i] != 58:
-                _fail("expected ':'", i)
-            i = _ws(b, i + 1, n)
+            i = _key(b, i, n, &ks, &ke)
+            i = _colon(b, i, n)
             p = i
             if _is(b, ks, ke, b"obu", 3) or _is(b, ks, ke, b"orderbook_units", 15):
                 if i < n and b[i] == 91:
