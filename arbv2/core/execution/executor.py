@@ -20,7 +20,7 @@ from typing import Mapping
 
 from arbv2.core.config import ExecutionConfig
 from arbv2.core.execution import intents as ix
-from arbv2.core.execution.legs import LegRunner, placeholder_order
+from arbv2.core.execution.legs import LegRunner, unresolved_order
 from arbv2.core.execution.report import ExecutionReport, LegPurpose, LegReport, Outcome
 from arbv2.core.execution.rules import InstrumentRules
 from arbv2.core.model import Direction, OrderStatus, Side, Venue, binance_symbol, upbit_symbol
@@ -138,7 +138,7 @@ class Executor:
             if isinstance(res, BaseException):   # a bug below the port: the order may exist
                 log.error("leg %s raised %r", leg.intent.client_order_id, res)
                 leg.error, leg.error_kind = repr(res), "unknown"
-                leg.order = placeholder_order(leg.intent, OrderStatus.UNKNOWN)
+                leg.order = unresolved_order(leg.intent, OrderStatus.UNKNOWN)
                 if leg not in run.report.legs:
                     run.report.legs.append(leg)
                 run.report.unknown_orders.append(leg.intent.client_order_id)

@@ -29,7 +29,7 @@ from arbv2.ports.stores import TradeStore
 log = logging.getLogger(__name__)
 
 
-def placeholder_order(intent: OrderIntent, status: OrderStatus) -> Order:
+def unresolved_order(intent: OrderIntent, status: OrderStatus) -> Order:
     """Return an Order standing for an intent the venue never acknowledged."""
     return Order(intent.venue, intent.symbol, intent.side, intent.order_type, intent.client_order_id,
                  None, status, intent.quantity, intent.quote_amount, intent.price)
@@ -66,7 +66,7 @@ class LegRunner:
             await self._store.record_intent(intent, round_trip_id, self._clock.now_ns())
         except Exception as exc:  # the outbox is the safety net: without it, do not send
             leg.error, leg.error_kind = f"outbox write failed: {exc!r}", "outbox"
-            leg.order = placeholder_order(intent, OrderStatus.REJECTED)
+            leg.order = unresolved_order(intent, OrderStatus.REJECTED)
             return leg
         clock = self._clock
         leg.sent_ns = clock.monotonic_ns()
@@ -83,7 +83,7 @@ class LegRunner:
             leg.retry_after_s = getattr(exc, "retry_after_s", None)
             self._metrics.inc("rejects", venue=intent.venue.value,
                               reason=str(getattr(exc, "code", None) or kind))
-            order = placeholder_order(intent, OrderStatus.REJECTED)
+            order = unresolved_order(intent, OrderStatus.REJECTED)
             leg.order = order
             await self._record(order)
             return leg
@@ -114,14 +114,14 @@ class LegRunner:
             except UnknownOrder:
                 missing += 1
                 if missing >= 2:   # asked twice, a poll apart: the request never landed
-                    return placeholder_order(intent, OrderStatus.REJECTED)
+                    return unresolved_order(intent, OrderStatus.REJECTED)
                 await self._clock.sleep(self._poll_s)
             except Exception as exc:
                 wait = getattr(exc, "retry_after_s", None) or self._poll_s * (2 ** attempt)
                 await self._clock.sleep(wait)
         log.error("leg %s %s: state unknown after %d lookups", intent.venue.value,
                   intent.client_order_id, leg.lookups)
-        return placeholder_order(intent, OrderStatus.UNKNOWN)
+        return unresolved_order(intent, OrderStatus.UNKNOWN)
 
     async def _follow(self, leg: LegReport, port: ExchangePort, deadline: int) -> Order:
         intent = leg.intent
@@ -150,7 +150,7 @@ class LegRunner:
         if not order.status.is_final:
             order = await self._lookup(leg, port)
             if not order.status.is_final:
-                order = placeholder_order(intent, OrderStatus.UNKNOWN) if order.filled_qty == 0 else order
+                order = unresolved_order(intent, OrderStatus.UNKNOWN) if order.filled_qty == 0 else order
         leg.order = order
         await self._record(order)
         return order
