@@ -3,8 +3,9 @@
 Decimal throughout. Each position keeps its quantity and its cost (sum of signed qty x price of
 what is open), not a rounded average: a reduction releases cost pro rata and a close releases
 all that is left, so once a position is flat its realized PnL equals the sum of its fills' cash
-flows exactly (pro-rata releases sit on a 1e-12 grid, so no sum ever rounds). The hedged round trip is the unit of account: fills carry a round trip id and
-`round_trip_pnl` sums them per venue.
+flows exactly (pro-rata releases sit on a 1e-12 grid, so no sum ever rounds). The hedged round
+trip is the unit of account: fills carry a round trip id, and `round_trip_pnl` keeps each leg of
+it as its own position, so a residual never books its cash flow as profit.
 """
 from __future__ import annotations
 
@@ -52,31 +53,46 @@ class _Book:
 
 @dataclass(slots=True)
 class RoundTripPnl:
-    """Cash flows of one round trip's fills, per venue, with fees and funding.
+    """One round trip's fills per leg, with fees and funding: its realized PnL.
 
-    `upbit_krw` and `binance_usdt` are gross cash flows (sells minus buys); they are the PnL of
-    each leg once its net quantity is back to zero.
+    Each leg is a position of its own, so `upbit_krw` / `binance_usdt` are the PnL each leg has
+    realized: the fills' cash flows once the leg is back to zero, and while a residual stays
+    open its cost stays out of the PnL (an unhedged leg's sale proceeds are inventory, not profit).
     """
 
-    upbit_krw: Decimal = _ZERO
-    binance_usdt: Decimal = _ZERO
-    upbit_qty: Decimal = _ZERO
-    binance_qty: Decimal = _ZERO
+    upbit: _Book = field(default_factory=_Book)
+    binance: _Book = field(default_factory=_Book)
     fees: dict[str, Decimal] = field(default_factory=dict)
     funding_usdt: Decimal = _ZERO
 
     @property
+    def upbit_krw(self) -> Decimal:
+        return self.upbit.realized
+
+    @property
+    def binance_usdt(self) -> Decimal:
+        return self.binance.realized
+
+    @property
+    def upbit_qty(self) -> Decimal:
+        return self.upbit.qty
+
+    @property
+    def binance_qty(self) -> Decimal:
+        return self.binance.qty
+
+    @property
     def closed(self) -> bool:
         """Return True when both legs are back to zero net quantity."""
-        return self.upbit_qty == 0 and self.binance_qty == 0
+        return self.upbit.qty == 0 and self.binance.qty == 0
 
     def fees_krw(self, usdt_krw: Decimal) -> Decimal:
         """Return all fees in KRW (USDT fees at `usdt_krw`; other assets are not converted)."""
         return self.fees.get("KRW", _ZERO) + self.fees.get("USDT", _ZERO) * usdt_krw
 
     def net_krw(self, usdt_krw: Decimal) -> Decimal:
-        """Return the round trip's net PnL in KRW: both legs, minus fees, plus funding."""
-        return (self.upbit_krw + (self.binance_usdt + self.funding_usdt) * usdt_krw
+        """Return the round trip's realized net PnL in KRW: both legs, minus fees, plus funding."""
+        return (self.upbit.realized + (self.binance.realized + self.funding_usdt) * usdt_krw
                 - self.fees_krw(usdt_krw))
 
 
@@ -110,13 +126,7 @@ class Portfolio:
             b.other_fees[fill.fee_asset] = b.other_fees.get(fill.fee_asset, _ZERO) + fill.fee
         if round_trip_id is not None:
             rt = self._rts[round_trip_id]
-            flow = -signed * fill.price
-            if fill.venue is Venue.UPBIT:
-                rt.upbit_krw += flow
-                rt.upbit_qty += signed
-            else:
-                rt.binance_usdt += flow
-                rt.binance_qty += signed
+            (rt.upbit if fill.venue is Venue.UPBIT else rt.binance).apply(signed, fill.price)
             asset = fill.fee_asset or quote_asset(fill.symbol)
             rt.fees[asset] = rt.fees.get(asset, _ZERO) + fill.fee
         return pnl

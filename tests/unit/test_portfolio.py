@@ -82,3 +82,22 @@ def test_realized_equals_cash_flows_exactly_once_flat(trades, close_px):
     final = p.position(Venue.UPBIT, UP)
     assert final.quantity == 0
     assert final.realized_pnl == cash
+
+
+def test_a_residual_leg_never_books_its_cash_flow_as_profit():
+    """Exit where the Upbit sell filled but the perp buy-back failed: the open short is inventory.
+
+    Found by a 5-minute smoke with rejected orders: the trip's PnL had counted the short's
+    sale proceeds (~ the whole notional) as profit.
+    """
+    p = Portfolio()
+    p.apply_fill(fill(Venue.UPBIT, UP, Side.BUY, "0.1", "145100000"), "rt9")
+    p.apply_fill(fill(Venue.BINANCE_USDM, BN, Side.SELL, "0.1", "100000"), "rt9")
+    p.apply_fill(fill(Venue.UPBIT, UP, Side.SELL, "0.1", "147330000"), "rt9")   # the perp leg failed
+    rt = p.round_trip_pnl("rt9")
+    assert not rt.closed and rt.binance_qty == D("-0.1")
+    assert rt.upbit_krw == D("223000")          # the Upbit leg is closed: its realized PnL
+    assert rt.binance_usdt == 0                 # the open short realized nothing (was +10,000 USDT)
+    assert rt.net_krw(D("1440")) == D("223000")
+    p.apply_fill(fill(Venue.BINANCE_USDM, BN, Side.BUY, "0.04", "101000"), "rt9")  # part re-hedged
+    assert p.round_trip_pnl("rt9").binance_usdt == D("-40")                    # 0.04 x (100000 - 101000)
