@@ -49,7 +49,7 @@ def store(loop):
     try:
         s = loop.run_until_complete(setup())
     except (OSError, asyncio.TimeoutError) as exc:
-        pytest.skip(f"PostgreSQL unreachable at {urlsplit(DSN).hostname}:{urlsplit(DSN).port or 5432}: {exc}")
+        pytest.fail(f"PostgreSQL unreachable (./scripts/test.sh starts it) at {urlsplit(DSN).hostname}:{urlsplit(DSN).port or 5432}: {exc}")
     yield s
 
     async def teardown():

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -21,8 +20,9 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from required import tool
 
-ARBV2 = shutil.which("arbv2")
+ARBV2 = tool("arbv2")
 
 _spec = importlib.util.spec_from_file_location(
     "arbv2_tests_integration_fixtures", Path(__file__).resolve().parent.parent / "integration" / "conftest.py")
@@ -130,8 +130,6 @@ class Procs:
 @pytest.fixture
 def procs(tmp_path: Path):
     """A Procs whose processes are all stopped after the test, whatever happened."""
-    if ARBV2 is None:
-        pytest.skip("console script not installed: pip install -e .")
     p = Procs(tmp_path)
     try:
         yield p

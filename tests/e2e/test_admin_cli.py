@@ -5,17 +5,16 @@ import asyncio
 import dataclasses
 import json
 import os
-import shutil
 
 import pytest
 from aiohttp import web
+from required import tool
 
 from arbv2.adapters.memory.state_store import MemoryStateStore
 from arbv2.app.admin import build_server_app
 from arbv2.core.config import Config, Secrets
 
-ARBV2 = shutil.which("arbv2")
-pytestmark = pytest.mark.skipif(ARBV2 is None, reason="console script not installed: pip install -e .")
+ARBV2 = tool("arbv2")
 TOKEN = "cli-e2e-token-abcdef"
 
 

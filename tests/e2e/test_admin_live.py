@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import time
 from decimal import Decimal
 
 import aiohttp
 import pytest
+from required import tool
 
 from arbv2.adapters.redis.state_store import RedisStateStore
 from arbv2.app.runtime import open_runtime
@@ -27,7 +27,7 @@ from helpers_engine import TRADING, merge, running_engine, wait_until
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 TOKEN = "admin-live-token-4f1c9a"
-ARBV2 = shutil.which("arbv2")
+ARBV2 = tool("arbv2")
 SYMBOLS = ("BTC", "ETH", "XRP")
 UPBIT_START = {"BTC": Decimal("1"), "ETH": Decimal("20"), "XRP": Decimal("50000")}   # simulator defaults
 PERP_STEP = {"BTC": Decimal("0.001"), "ETH": Decimal("0.001"), "XRP": Decimal("0.1")}  # Binance lot steps
@@ -81,7 +81,6 @@ async def admin_engine(redis_url, redis_prefix):
             yield rt, Admin(session, rt.server_url)
 
 
-@pytest.mark.skipif(ARBV2 is None, reason="console script not installed: pip install -e .")
 async def test_status_auth_and_the_cli(admin_engine):
     rt, admin = admin_engine
     status = await admin.ok("GET", "/admin/status")

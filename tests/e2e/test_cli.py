@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 
-import pytest
+from required import tool
 
-ARBV2 = shutil.which("arbv2")
-pytestmark = pytest.mark.skipif(ARBV2 is None, reason="console script not installed: pip install -e .")
+ARBV2 = tool("arbv2")
 
 
 def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:

@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 
-import pytest
+from required import tool
 
-ARBV2 = shutil.which("arbv2")
-pytestmark = pytest.mark.skipif(ARBV2 is None, reason="console script not installed: pip install -e .")
+ARBV2 = tool("arbv2")
 SECRET = "binance-secret-value-e2e-42"
 DEFAULT_PROM = "monitoring/textfile-collector/v2_preflight.prom"
 

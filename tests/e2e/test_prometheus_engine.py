@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import signal
 import time
 import urllib.error
@@ -20,10 +19,10 @@ import urllib.request
 import pytest
 
 from helpers_engine import free_port, read_evidence, write_config
+from required import tool
 
-PROMETHEUS = shutil.which("prometheus")
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(PROMETHEUS is None, reason="prometheus binary not installed (apt-get install prometheus)")]
+PROMETHEUS = tool("prometheus")
+pytestmark = pytest.mark.integration
 SYMBOLS = ("BTC", "ETH", "XRP")
 DEADLINE_S = 30.0
 

@@ -3,12 +3,12 @@ docker-compose accepts the stack file. Skipped only when the tool itself is not 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+from required import tool
 
 ROOT = Path(__file__).resolve().parents[2]
 PROM = ROOT / "monitoring/prometheus"
@@ -20,10 +20,7 @@ def _run(*cmd: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 @pytest.fixture(scope="module")
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        pytest.skip("promtool not installed (apt-get install prometheus)")
-    return path
+    return tool("promtool")
 
 
 def test_check_config(promtool: str) -> None:
@@ -64,9 +61,7 @@ def test_broken_rule_is_rejected(promtool: str, tmp_path: Path) -> None:
 
 
 def test_compose_config_is_accepted() -> None:
-    compose = shutil.which("docker-compose")
-    if compose is None:
-        pytest.skip("docker-compose not installed (apt-get install docker-compose)")
+    compose = tool("docker-compose")
     base_env = {k: v for k, v in os.environ.items() if k != "ARBV2_ADMIN_TOKEN"}
     refused = _run(compose, "-f", "infra/docker-compose.yml", "config", env=base_env)
     assert refused.returncode != 0 and "ARBV2_ADMIN_TOKEN" in refused.stderr  # no token, no stack

@@ -6,7 +6,6 @@ engine's server does; the Prometheus binary is Debian's. Loopback only, ephemera
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
 import time
 from pathlib import Path
@@ -16,13 +15,12 @@ import aiohttp
 import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
+from required import tool
 
 from arbv2.adapters.prometheus.metrics import PrometheusMetrics, metrics_handler
 from arbv2.ports.metrics import CycleStage
 
-PROMETHEUS = shutil.which("prometheus")
-pytestmark = pytest.mark.skipif(PROMETHEUS is None,
-                                reason="prometheus binary not installed (apt-get install prometheus)")
+PROMETHEUS = tool("prometheus")
 DEADLINE_S = 20.0
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 from decimal import Decimal
 from urllib.parse import urlsplit
 
+import ccxt.async_support as ccxt  # a dev dependency
 import pytest
 
 from arbv2.adapters.simulator import SimulatorServer
 
-ccxt = pytest.importorskip("ccxt.async_support")
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 
